@@ -1,0 +1,149 @@
+/**
+ * The `Crypto` service: the AES and hashing primitives the token core and the
+ * envelope run on. Every method is a plain synchronous function so that a
+ * decrypt costs no Effect per step (see the hot path rule in DESIGN.md); the
+ * service is still provided as a layer, so a native or a deterministic
+ * implementation can be swapped in without the token core noticing.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from "node:crypto"
+
+/**
+ * Whatever an implementation needs per AES key (a `KeyObject`, a native
+ * context…). Created once per key by {@link CryptoShape.importKey} and cached
+ * in the key ring, never per token.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type KeyHandle = unknown
+
+/**
+ * The primitives. Decrypt functions return `undefined` when authentication or
+ * padding fails; they never throw on bad input.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CryptoShape {
+  /** Name of the implementation, e.g. `"node"`, `"native"`, `"deterministic"`. */
+  readonly name: string
+  /** Prepares a 32-byte AES-256 key for repeated use. */
+  readonly importKey: (secret: Uint8Array) => KeyHandle
+  /** Frees whatever {@link CryptoShape.importKey} allocated; a no-op where nothing needs freeing. */
+  readonly releaseKey: (handle: KeyHandle) => void
+  /** AES-256-GCM: decrypts `data[start, end)` laid out as nonce(12) ‖ ciphertext ‖ tag(16). */
+  readonly gcmDecrypt: (key: KeyHandle, data: Uint8Array, start: number, end: number) => Uint8Array | undefined
+  /** AES-256-GCM: encrypts into nonce(12) ‖ ciphertext ‖ tag(16); `nonce` must be 12 bytes. */
+  readonly gcmEncrypt: (key: KeyHandle, nonce: Uint8Array, plaintext: Uint8Array) => Uint8Array
+  /** AES-256-CBC with PKCS#7: decrypts `data[start, end)` laid out as IV(16) ‖ ciphertext. */
+  readonly cbcDecrypt: (key: KeyHandle, data: Uint8Array, start: number, end: number) => Uint8Array | undefined
+  /** AES-256-CBC with PKCS#7: encrypts into IV(16) ‖ ciphertext; `iv` must be 16 bytes. */
+  readonly cbcEncrypt: (key: KeyHandle, iv: Uint8Array, plaintext: Uint8Array) => Uint8Array
+  /** SHA-256 digest. */
+  readonly sha256: (data: Uint8Array) => Uint8Array
+  /** Bytes for nonces and IVs; cryptographically secure except in the deterministic layer. */
+  readonly randomBytes: (length: number) => Uint8Array
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Crypto extends Context.Tag("effect-uid2/Crypto")<Crypto, CryptoShape>() {}
+
+const GCM_NONCE = 12
+const GCM_TAG = 16
+const CBC_IV = 16
+
+const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length)
+
+/**
+ * Builds the node:crypto primitives around a source of random bytes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeNode = (random: (length: number) => Uint8Array, name = "node"): CryptoShape => ({
+  name,
+  importKey: (secret) => createSecretKey(secret),
+  releaseKey: () => {},
+  gcmDecrypt: (key, data, start, end) => {
+    if (end - start < GCM_NONCE + GCM_TAG) return undefined
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", key as KeyObject, data.subarray(start, start + GCM_NONCE))
+      decipher.setAuthTag(data.subarray(end - GCM_TAG, end))
+      const body = decipher.update(data.subarray(start + GCM_NONCE, end - GCM_TAG))
+      const tail = decipher.final()
+      return view(tail.length === 0 ? body : Buffer.concat([body, tail]))
+    } catch {
+      return undefined
+    }
+  },
+  gcmEncrypt: (key, nonce, plaintext) => {
+    const cipher = createCipheriv("aes-256-gcm", key as KeyObject, nonce)
+    const out = new Uint8Array(GCM_NONCE + plaintext.length + GCM_TAG)
+    out.set(nonce, 0)
+    out.set(cipher.update(plaintext), GCM_NONCE)
+    cipher.final()
+    out.set(cipher.getAuthTag(), GCM_NONCE + plaintext.length)
+    return out
+  },
+  cbcDecrypt: (key, data, start, end) => {
+    const length = end - start - CBC_IV
+    if (length <= 0 || length % 16 !== 0) return undefined
+    try {
+      const decipher = createDecipheriv("aes-256-cbc", key as KeyObject, data.subarray(start, start + CBC_IV))
+      return view(Buffer.concat([decipher.update(data.subarray(start + CBC_IV, end)), decipher.final()]))
+    } catch {
+      return undefined
+    }
+  },
+  cbcEncrypt: (key, iv, plaintext) => {
+    const cipher = createCipheriv("aes-256-cbc", key as KeyObject, iv)
+    return view(Buffer.concat([iv, cipher.update(plaintext), cipher.final()]))
+  },
+  sha256: (data) => view(createHash("sha256").update(data).digest()),
+  randomBytes: random
+})
+
+/**
+ * The default implementation: node:crypto (OpenSSL), constant-time, no
+ * dependencies, with secure random bytes.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNode: Layer.Layer<Crypto> = Layer.sync(Crypto, () => makeNode((n) => view(randomBytes(n))))
+
+/**
+ * Random bytes from a seeded generator (SHA-256 in counter mode): the same
+ * seed gives the same nonces, so ciphertexts are reproducible in tests.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const seededRandom = (seed: number): (length: number) => Uint8Array => {
+  let counter = 0
+  return (length) => {
+    const out = new Uint8Array(length)
+    for (let i = 0; i < length; i += 32) {
+      const block = createHash("sha256").update(`${seed}:${counter++}`).digest()
+      out.set(block.subarray(0, Math.min(32, length - i)), i)
+    }
+    return out
+  }
+}
+
+/**
+ * node:crypto primitives with deterministic random bytes. For tests only:
+ * reusing GCM nonces under one key is insecure.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDeterministic = (seed: number): Layer.Layer<Crypto> =>
+  Layer.sync(Crypto, () => makeNode(seededRandom(seed), "deterministic"))

@@ -1,0 +1,69 @@
+/**
+ * Strict Base64 (RFC 4648 §4) and Base64URL (§5) codecs. Node's own decoder
+ * silently skips characters outside the alphabet, so every decoder here
+ * validates the text first and returns `undefined` instead of throwing.
+ * Non-canonical encodings (non-zero padding bits) are rejected: the operator
+ * and every SDK only ever produce canonical text, and accepting two spellings
+ * of the same bytes would let a flipped bit go unnoticed.
+ */
+
+const STD = 1
+const URL = 2
+// Per character code: which alphabets contain it (0 = neither).
+const ALPHABET = new Uint8Array(128)
+for (let c = 0; c < 26; c++) {
+  ALPHABET[65 + c] = STD | URL
+  ALPHABET[97 + c] = STD | URL
+}
+for (let c = 48; c < 58; c++) ALPHABET[c] = STD | URL
+ALPHABET[43] = STD // +
+ALPHABET[47] = STD // /
+ALPHABET[45] = URL // -
+ALPHABET[95] = URL // _
+
+const VALUE = new Uint8Array(128)
+"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".split("").forEach((ch, i) => {
+  VALUE[ch.charCodeAt(0)] = i
+})
+VALUE[45] = 62
+VALUE[95] = 63
+
+/** Which alphabets a decode accepts. */
+export type Alphabet = "standard" | "url" | "either"
+
+const mask = (alphabet: Alphabet): number => alphabet === "standard" ? STD : alphabet === "url" ? URL : STD | URL
+
+/**
+ * Decodes Base64 text. `=` padding is optional but, when present, must make the
+ * length a multiple of four. Returns `undefined` for any invalid input.
+ */
+export const decode = (text: string, alphabet: Alphabet = "standard"): Uint8Array | undefined => {
+  let end = text.length
+  if (end > 0 && text.charCodeAt(end - 1) === 61) {
+    end--
+    if (end > 0 && text.charCodeAt(end - 1) === 61) end--
+    if (text.length % 4 !== 0) return undefined
+  }
+  const rem = end % 4
+  if (rem === 1) return undefined
+  const allowed = mask(alphabet)
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 128 || (ALPHABET[c]! & allowed) === 0) return undefined
+  }
+  // Canonical form: the unused low bits of the last character must be zero.
+  if (rem !== 0) {
+    const last = VALUE[text.charCodeAt(end - 1)]!
+    if ((rem === 2 ? last & 0x0f : last & 0x03) !== 0) return undefined
+  }
+  const buf = Buffer.from(end === text.length ? text : text.slice(0, end), "base64")
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
+}
+
+/** Standard Base64 with padding. */
+export const encode = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64")
+
+/** Base64URL without padding. */
+export const encodeUrl = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64url")
