@@ -1,0 +1,308 @@
+/**
+ * The decrypt and encrypt algorithms of decrypt-rules.md, as plain total
+ * functions over a key ring snapshot, a `now` and a `Crypto`. They never
+ * throw: a decrypt returns either a {@link DecryptedToken} or the typed error,
+ * so the hot path allocates no wrapper and runs no Effect.
+ *
+ * @since 0.1.0
+ */
+import type { CryptoShape } from "./Crypto.js"
+import {
+  type DecryptError,
+  DomainOrAppNameCheckFailed,
+  EncryptionFailure,
+  type EncryptError,
+  ExpiredToken,
+  InvalidIdentityScope,
+  InvalidPayload,
+  InvalidTokenLifetime,
+  KeysNotSynced,
+  NotAuthorizedForKey,
+  NotAuthorizedForMasterKey,
+  NotInitialized,
+  UserOptedOut,
+  VersionNotSupported
+} from "./Errors.js"
+import { scopeFromBit, typeFromBits } from "./Identity.js"
+import * as Base64 from "./internal/base64.js"
+import { readInt32, readInt64 } from "./internal/bytes.js"
+import { handleOf, type Key, type KeyRing } from "./KeyRing.js"
+import {
+  type DecryptedToken,
+  detectVersion,
+  encode,
+  identityTypeOfRawUid,
+  isClientSideGenerated,
+  isOptedOut,
+  type TokenVersion
+} from "./Token.js"
+
+/**
+ * Who is decrypting, which decides the lifetime and domain checks
+ * (decrypt-rules.md §1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientType = "bidstream" | "sharing" | "legacy"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DecryptOptions {
+  readonly clientType: ClientType
+  /** The bid request's domain or app name; checked only for client-side generated bidstream tokens. */
+  readonly domainOrAppName?: string | null | undefined
+}
+
+/**
+ * The outcome of a decrypt: the token, or why not.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DecryptResult = DecryptedToken | DecryptError
+
+// Shared instances: these errors carry no data, so one of each serves every call.
+const notInitialized = new NotInitialized()
+const keysNotSynced = new KeysNotSynced()
+const versionNotSupported = new VersionNotSupported()
+const invalidScope = new InvalidIdentityScope()
+const tooShort = new InvalidPayload({ detail: "token too short" })
+const badBase64 = new InvalidPayload({ detail: "token is not valid Base64" })
+const badMaster = new InvalidPayload({ detail: "master layer failed to decrypt" })
+const badSite = new InvalidPayload({ detail: "site layer failed to decrypt" })
+const badLength = new InvalidPayload({ detail: "token layout is inconsistent" })
+
+/** Smallest V3/V4 token: header 6 + GCM blob of a 33-byte master payload holding an empty site blob. */
+const MIN_GCM_TOKEN = 6 + 12 + 33 + 12 + 36 + 16 + 16
+/** Smallest V2 token: header 5 + IV 16 + two CBC blocks. */
+const MIN_CBC_TOKEN = 5 + 16 + 32
+
+/**
+ * Decrypts an advertising or sharing token, checking everything
+ * decrypt-rules.md §2 lists, in the Java order.
+ *
+ * @since 0.1.0
+ * @category decrypt
+ */
+export const decrypt = (
+  ring: KeyRing | undefined,
+  crypto: CryptoShape,
+  text: string,
+  nowMs: number,
+  options: DecryptOptions
+): DecryptResult => {
+  if (ring === undefined) return notInitialized
+  if (!ring.isValid(nowMs)) return keysNotSynced
+  const version = detectVersion(text)
+  if (version === "invalid") return text.length < 4 ? tooShort : badBase64
+  if (version === "unsupported") return versionNotSupported
+  const bytes = Base64.decode(text, version === 4 ? "either" : "standard")
+  if (bytes === undefined) return badBase64
+  return version === 2
+    ? decryptV2(ring, crypto, bytes, nowMs, options)
+    : decryptGcm(ring, crypto, bytes, version, nowMs, options)
+}
+
+const decryptGcm = (
+  ring: KeyRing,
+  crypto: CryptoShape,
+  bytes: Uint8Array,
+  version: TokenVersion,
+  nowMs: number,
+  options: DecryptOptions
+): DecryptResult => {
+  if (bytes.length < MIN_GCM_TOKEN) return tooShort
+  const prefix = bytes[0]!
+  const identityScope = scopeFromBit(prefix >> 4)
+  if (identityScope !== ring.identityScope) return invalidScope
+  const masterKeyId = readInt32(bytes, 2)
+  const masterKey = ring.keyById(masterKeyId)
+  if (masterKey === undefined) return new NotAuthorizedForMasterKey({ keyId: masterKeyId })
+  const master = crypto.gcmDecrypt(handleOf(masterKey, crypto), bytes, 6, bytes.length)
+  if (master === undefined) return badMaster
+  if (master.length < 33 + 12 + 16 + 36) return badLength
+  const expiry = readInt64(master, 0)
+  const generated = readInt64(master, 8)
+  const siteKeyId = readInt32(master, 29)
+  const siteKey = ring.keyById(siteKeyId)
+  if (siteKey === undefined) return new NotAuthorizedForKey({ keyId: siteKeyId })
+  const site = crypto.gcmDecrypt(handleOf(siteKey, crypto), master, 33, master.length)
+  if (site === undefined) return badSite
+  if (site.length < 36) return badLength
+  const privacy = readInt32(site, 16)
+  const siteId = readInt32(site, 0)
+  const failure = check(ring, expiry, generated, privacy, siteId, nowMs, options)
+  const token: DecryptedToken = {
+    _tag: "DecryptedToken",
+    uid: failure === CheckPassed ? Base64.encode(site.subarray(36)) : "",
+    version,
+    identityScope,
+    identityType: typeFromBits((prefix & 0x0f) >> 2),
+    masterKeyId,
+    siteKeyId,
+    siteKeySiteId: siteKeySiteId(siteKey),
+    expiry,
+    generated,
+    established: readInt64(site, 20),
+    refreshed: readInt64(site, 28),
+    siteId,
+    publisherId: readInt64(site, 4),
+    clientKeyId: readInt32(site, 12),
+    privacyBits: privacy,
+    isClientSideGenerated: isClientSideGenerated(privacy),
+    operator: {
+      siteId: readInt32(master, 16),
+      type: master[20]!,
+      version: readInt32(master, 21),
+      keyId: readInt32(master, 25)
+    }
+  }
+  return failure === CheckPassed ? token : failed(failure, token)
+}
+
+const decryptV2 = (
+  ring: KeyRing,
+  crypto: CryptoShape,
+  bytes: Uint8Array,
+  nowMs: number,
+  options: DecryptOptions
+): DecryptResult => {
+  if (bytes.length < MIN_CBC_TOKEN) return tooShort
+  const masterKeyId = readInt32(bytes, 1)
+  const masterKey = ring.keyById(masterKeyId)
+  if (masterKey === undefined) return new NotAuthorizedForMasterKey({ keyId: masterKeyId })
+  const master = crypto.cbcDecrypt(handleOf(masterKey, crypto), bytes, 5, bytes.length)
+  if (master === undefined) return badMaster
+  if (master.length < 12 + 16 + 16) return badLength
+  const expiry = readInt64(master, 0)
+  const siteKeyId = readInt32(master, 8)
+  const siteKey = ring.keyById(siteKeyId)
+  if (siteKey === undefined) return new NotAuthorizedForKey({ keyId: siteKeyId })
+  const identity = crypto.cbcDecrypt(handleOf(siteKey, crypto), master, 12, master.length)
+  if (identity === undefined) return badSite
+  if (identity.length < 8) return badLength
+  const idLength = readInt32(identity, 4)
+  if (idLength < 0 || identity.length !== 20 + idLength) return badLength
+  const privacy = readInt32(identity, 8 + idLength)
+  const siteId = readInt32(identity, 0)
+  // V2 has no "generated": the lifetime check limits the remaining lifetime only.
+  const failure = check(ring, expiry, nowMs, privacy, siteId, nowMs, options)
+  const token: DecryptedToken = {
+    _tag: "DecryptedToken",
+    uid: failure === CheckPassed ? utf8.decode(identity.subarray(8, 8 + idLength)) : "",
+    version: 2,
+    identityScope: ring.identityScope,
+    identityType: undefined,
+    masterKeyId,
+    siteKeyId,
+    siteKeySiteId: siteKeySiteId(siteKey),
+    expiry,
+    generated: undefined,
+    established: readInt64(identity, 12 + idLength),
+    refreshed: undefined,
+    siteId,
+    publisherId: 0,
+    clientKeyId: 0,
+    privacyBits: privacy,
+    isClientSideGenerated: isClientSideGenerated(privacy),
+    operator: undefined
+  }
+  return failure === CheckPassed ? token : failed(failure, token)
+}
+
+const utf8 = new TextDecoder("utf-8")
+
+const siteKeySiteId = (key: Key): number => key.siteId ?? 0
+
+// Outcomes of the checks that follow decryption.
+const CheckPassed = 0
+const Expired = 1
+const OptedOut = 2
+const DomainRejected = 3
+const BadLifetime = 4
+type CheckOutcome = 0 | 1 | 2 | 3 | 4
+
+// Steps after decryption, in order: expiry, opted-out bit, domain/app name, lifetime.
+const check = (
+  ring: KeyRing,
+  expiry: number,
+  generatedOrNow: number,
+  privacy: number,
+  siteId: number,
+  nowMs: number,
+  options: DecryptOptions
+): CheckOutcome => {
+  if (nowMs > expiry) return Expired
+  if (isOptedOut(privacy)) return OptedOut
+  if (
+    options.clientType === "bidstream" && isClientSideGenerated(privacy) &&
+    !ring.isDomainOrAppNameAllowed(siteId, options.domainOrAppName)
+  ) return DomainRejected
+  if (options.clientType !== "legacy") {
+    const maxLifetime = options.clientType === "bidstream"
+      ? ring.maxBidstreamLifetimeSeconds
+      : ring.maxSharingLifetimeSeconds
+    if (maxLifetime !== undefined && expiry - generatedOrNow > maxLifetime * 1000) return BadLifetime
+    if (generatedOrNow - nowMs > ring.allowClockSkewSeconds * 1000) return BadLifetime
+  }
+  return CheckPassed
+}
+
+// A failed check reports every decrypted field but the raw UID.
+const failed = (outcome: Exclude<CheckOutcome, 0>, decrypted: DecryptedToken): DecryptError => {
+  const { _tag: _, uid: __, ...token } = decrypted
+  switch (outcome) {
+    case Expired:
+      return new ExpiredToken({ token })
+    case OptedOut:
+      return new UserOptedOut({ token })
+    case DomainRejected:
+      return new DomainOrAppNameCheckFailed({ token })
+    case BadLifetime:
+      return new InvalidTokenLifetime({ token })
+  }
+}
+
+/**
+ * Encrypts a raw UID into a V4 sharing token (decrypt-rules.md §6, tokens.md
+ * §7): master key = active key of the master keyset, site key = active key of
+ * the default keyset, fresh nonces from `crypto.randomBytes`.
+ *
+ * @since 0.1.0
+ * @category encrypt
+ */
+export const encryptRawUid = (
+  ring: KeyRing | undefined,
+  crypto: CryptoShape,
+  rawUid: string,
+  nowMs: number
+): string | EncryptError => {
+  if (ring === undefined) return notInitialized
+  if (!ring.isValid(nowMs)) return keysNotSynced
+  const masterKey = ring.activeMasterKey(nowMs)
+  if (masterKey === undefined) return new NotAuthorizedForMasterKey({})
+  const siteKey = ring.activeDefaultKey(nowMs)
+  if (siteKey === undefined) return new NotAuthorizedForKey({})
+  if (rawUid.length === 0) return new EncryptionFailure({ detail: "raw UID is empty" })
+  const token = encode(crypto, {
+    version: 4,
+    uid: rawUid,
+    identityScope: ring.identityScope,
+    identityType: identityTypeOfRawUid(rawUid),
+    masterKeyId: masterKey.id,
+    siteKeyId: siteKey.id,
+    siteId: ring.callerSiteId ?? 0,
+    expiry: nowMs + ring.tokenExpirySeconds * 1000,
+    generated: nowMs,
+    established: nowMs,
+    refreshed: nowMs,
+    privacyBits: 0
+  }, handleOf(masterKey, crypto), handleOf(siteKey, crypto), {
+    master: crypto.randomBytes(12),
+    site: crypto.randomBytes(12)
+  })
+  return token ?? new EncryptionFailure({ detail: "raw UID is not valid Base64" })
+}
