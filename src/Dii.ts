@@ -1,0 +1,305 @@
+/**
+ * Directly identifying information (DII): email normalization, phone
+ * validation and the SHA-256 / Base64 hashing the operator expects
+ * (publisher.md §3). Every function here is pure, synchronous and total: it
+ * returns an `Either` (or a boolean) and never throws, whatever string it is
+ * given.
+ *
+ * Error messages name the rule that failed and never echo the input, which is
+ * personal data.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
+import { createHash } from "node:crypto"
+import * as Base64 from "./internal/base64.js"
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/**
+ * Why an email address was rejected.
+ *
+ * - `NotAString`: the value is not a string (e.g. `null` from untyped code).
+ * - `MultipleAt`: an `@` appears after the first one.
+ * - `EmptyDomain`: no `@` at all, or nothing but spaces after it.
+ * - `EmptyLocalPart`: nothing left before the `@` after normalization
+ *   (e.g. `@b.com`, `+@gmail.com`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidEmailReason = "NotAString" | "MultipleAt" | "EmptyDomain" | "EmptyLocalPart"
+
+/**
+ * The input does not normalize to an email address (publisher.md §3.1).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidEmail extends Data.TaggedError("InvalidEmail")<{ readonly reason: InvalidEmailReason }> {
+  override get message() {
+    switch (this.reason) {
+      case "NotAString":
+        return "invalid email address: not a string"
+      case "MultipleAt":
+        return "invalid email address: more than one '@'"
+      case "EmptyDomain":
+        return "invalid email address: empty or missing domain"
+      case "EmptyLocalPart":
+        return "invalid email address: empty local part"
+    }
+  }
+}
+
+/**
+ * Why a phone number was rejected.
+ *
+ * - `NotAString`: the value is not a string.
+ * - `MissingPlus`: empty, or the first character is not `+`.
+ * - `NonDigit`: a character after the `+` is not an ASCII digit.
+ * - `DigitCount`: fewer than 10 or more than 15 digits.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidPhoneReason = "NotAString" | "MissingPlus" | "NonDigit" | "DigitCount"
+
+/**
+ * The phone number is not in normalized E.164 form (publisher.md §3.2). The
+ * SDK never normalizes phone numbers; it only validates them.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidPhone extends Data.TaggedError("InvalidPhone")<{ readonly reason: InvalidPhoneReason }> {
+  override get message() {
+    switch (this.reason) {
+      case "NotAString":
+        return "phone number is not normalized: not a string"
+      case "MissingPlus":
+        return "phone number is not normalized: must start with '+'"
+      case "NonDigit":
+        return "phone number is not normalized: only ASCII digits may follow '+'"
+      case "DigitCount":
+        return "phone number is not normalized: must have 10 to 15 digits"
+    }
+  }
+}
+
+/**
+ * Why an already-hashed value was rejected.
+ *
+ * - `NotAString`: the value is not a string.
+ * - `Length`: not 44 characters long.
+ * - `NotCanonicalBase64`: 44 characters, but not the canonical standard Base64
+ *   (with `=` padding) of 32 bytes.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidHashReason = "NotAString" | "Length" | "NotCanonicalBase64"
+
+/**
+ * The value is not the Base64 of a SHA-256 digest (32 bytes, 44 characters).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidHash extends Data.TaggedError("InvalidHash")<{ readonly reason: InvalidHashReason }> {
+  override get message() {
+    switch (this.reason) {
+      case "NotAString":
+        return "invalid hash: not a string"
+      case "Length":
+        return "invalid hash: expected 44 characters of Base64 (a 32-byte SHA-256 digest)"
+      case "NotCanonicalBase64":
+        return "invalid hash: not canonical standard Base64 of 32 bytes"
+    }
+  }
+}
+
+/**
+ * Any of the DII validation errors.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidDii = InvalidEmail | InvalidPhone | InvalidHash
+
+// ---------------------------------------------------------------------------
+// Email
+
+const SPACE = 0x20
+const AT = 0x40
+const DOT = 0x2e
+const PLUS = 0x2b
+const UPPER_A = 0x41
+const UPPER_Z = 0x5a
+
+/**
+ * Normalizes an email address exactly like the operator (publisher.md §3.1):
+ *
+ * - every ASCII space before the `@` is dropped; in the domain, leading and
+ *   inner spaces are kept and trailing ones dropped;
+ * - only ASCII `A`–`Z` are lowercased; everything else (non-ASCII letters,
+ *   emoji, tabs…) passes through unchanged;
+ * - for the domain `gmail.com` (exactly, after lowercasing) dots and a
+ *   `+extension` are removed from the local part;
+ * - a second `@`, an empty domain or an empty local part is invalid.
+ *
+ * The input is read one UTF-16 code unit at a time, like the Java operator.
+ *
+ * @example
+ * ```ts
+ * Dii.normalizeEmail("  Jane.Doe+home@GMail.com ") // Either.right("janedoe@gmail.com")
+ * ```
+ *
+ * @since 0.1.0
+ * @category normalization
+ */
+export const normalizeEmail = (input: string): Either.Either<string, InvalidEmail> => {
+  if (typeof input !== "string") return Either.left(new InvalidEmail({ reason: "NotAString" }))
+  let local = ""
+  let localGmail = ""
+  let domain = ""
+  let pendingSpaces = ""
+  let inExtension = false
+  let inDomain = false
+  for (let i = 0; i < input.length; i++) {
+    const code = input.charCodeAt(i)
+    const ch = code >= UPPER_A && code <= UPPER_Z ? String.fromCharCode(code + 32) : input[i]!
+    if (!inDomain) {
+      if (code === SPACE) continue
+      if (code === AT) {
+        inDomain = true
+      } else if (code === DOT) {
+        local += ch
+      } else if (code === PLUS) {
+        local += ch
+        inExtension = true
+      } else {
+        local += ch
+        if (!inExtension) localGmail += ch
+      }
+    } else {
+      if (code === AT) return Either.left(new InvalidEmail({ reason: "MultipleAt" }))
+      if (code === SPACE) {
+        pendingSpaces += ch
+      } else {
+        domain += pendingSpaces + ch
+        pendingSpaces = ""
+      }
+    }
+  }
+  if (domain.length === 0) return Either.left(new InvalidEmail({ reason: "EmptyDomain" }))
+  const chosen = domain === "gmail.com" ? localGmail : local
+  if (chosen.length === 0) return Either.left(new InvalidEmail({ reason: "EmptyLocalPart" }))
+  return Either.right(`${chosen}@${domain}`)
+}
+
+// ---------------------------------------------------------------------------
+// Phone
+
+const DIGIT_0 = 0x30
+const DIGIT_9 = 0x39
+
+const phoneProblem = (phone: string): InvalidPhoneReason | undefined => {
+  if (typeof phone !== "string") return "NotAString"
+  if (phone.length === 0 || phone.charCodeAt(0) !== PLUS) return "MissingPlus"
+  for (let i = 1; i < phone.length; i++) {
+    const code = phone.charCodeAt(i)
+    if (code < DIGIT_0 || code > DIGIT_9) return "NonDigit"
+  }
+  const digits = phone.length - 1
+  return digits < 10 || digits > 15 ? "DigitCount" : undefined
+}
+
+/**
+ * `true` iff the phone number is normalized (publisher.md §3.2): a `+`
+ * followed by 10 to 15 ASCII digits and nothing else. Non-ASCII digits are
+ * rejected (unlike Python's `str.isdigit()`).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const isPhoneNormalized = (phone: string): boolean => phoneProblem(phone) === undefined
+
+/**
+ * Returns the phone number unchanged if it is normalized, else the rule it
+ * breaks.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validatePhone = (phone: string): Either.Either<string, InvalidPhone> => {
+  const reason = phoneProblem(phone)
+  return reason === undefined ? Either.right(phone) : Either.left(new InvalidPhone({ reason }))
+}
+
+// ---------------------------------------------------------------------------
+// Hashing
+
+/**
+ * `Base64(SHA-256(UTF-8(value)))`: standard Base64 with padding, always 44
+ * characters. The value must already be normalized; use
+ * {@link normalizeAndHashEmail} / {@link normalizeAndHashPhone} for raw input.
+ *
+ * @since 0.1.0
+ * @category hashing
+ */
+export const hashNormalized = (value: string): string =>
+  Base64.encode(createHash("sha256").update(value, "utf8").digest())
+
+/**
+ * Normalizes an email (see {@link normalizeEmail}) and hashes it.
+ *
+ * @since 0.1.0
+ * @category hashing
+ */
+export const normalizeAndHashEmail = (email: string): Either.Either<string, InvalidEmail> =>
+  Either.map(normalizeEmail(email), hashNormalized)
+
+/**
+ * Validates a phone number (see {@link isPhoneNormalized}) and hashes it.
+ * Phone numbers are never normalized.
+ *
+ * @since 0.1.0
+ * @category hashing
+ */
+export const normalizeAndHashPhone = (phone: string): Either.Either<string, InvalidPhone> =>
+  Either.map(validatePhone(phone), hashNormalized)
+
+const HASH_LENGTH = 44
+const DIGEST_BYTES = 32
+
+const hashProblem = (hash: string): InvalidHashReason | undefined => {
+  if (typeof hash !== "string") return "NotAString"
+  if (hash.length !== HASH_LENGTH) return "Length"
+  const bytes = Base64.decode(hash, "standard")
+  // 44 characters that decode to 32 bytes necessarily end with exactly one "=".
+  return bytes !== undefined && bytes.length === DIGEST_BYTES ? undefined : "NotCanonicalBase64"
+}
+
+/**
+ * `true` iff the value is the canonical standard Base64 (with padding) of
+ * exactly 32 bytes, i.e. what {@link hashNormalized} produces. Hex digests are
+ * not accepted.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const isValidHash = (hash: string): boolean => hashProblem(hash) === undefined
+
+/**
+ * Returns the hash unchanged if {@link isValidHash} holds, else the rule it
+ * breaks.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateHash = (hash: string): Either.Either<string, InvalidHash> => {
+  const reason = hashProblem(hash)
+  return reason === undefined ? Either.right(hash) : Either.left(new InvalidHash({ reason }))
+}

@@ -1,0 +1,410 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Either, FastCheck } from "effect"
+import { createHash } from "node:crypto"
+import * as Dii from "../src/Dii.js"
+
+const right = <A, E>(e: Either.Either<A, E>): A => {
+  if (Either.isLeft(e)) throw new Error(`expected Right, got Left: ${String(e.left)}`)
+  return e.right
+}
+const left = <A, E>(e: Either.Either<A, E>): E => {
+  if (Either.isRight(e)) throw new Error(`expected Left, got Right: ${String(e.right)}`)
+  return e.left
+}
+
+// Independent oracle for the hash (hex digest -> bytes -> Base64), so the tests
+// do not just replay the implementation.
+const sha256Base64 = (s: string): string =>
+  Buffer.from(createHash("sha256").update(Buffer.from(s, "utf8")).digest("hex"), "hex").toString("base64")
+
+// conformance.md §7.1 [ref]: input(s) -> normalized -> hash
+const VALID_EMAILS: ReadonlyArray<readonly [ReadonlyArray<string>, string, string]> = [
+  [["TEst.TEST@Test.com "], "test.test@test.com", "dvECjPKZHya0/SIhSGwP0m8SgTv1vzLxPULUOsm880M="],
+  [["test.test@test.com"], "test.test@test.com", "dvECjPKZHya0/SIhSGwP0m8SgTv1vzLxPULUOsm880M="],
+  [["test.test@gmail.com"], "testtest@gmail.com", "LkLfFrut8Tc3h/fIvYDiBKSbaMiau/DtaLBPQYszdMw="],
+  [["test+test@test.com"], "test+test@test.com", "rQ4yzdOz4uG8N54326QyZD6/JwqrXn4lmy34cVCojB8="],
+  [["+test@test.com"], "+test@test.com", "weFizOVVWKlLfyorbBU8oxYDv4HJtTZCPMyZ4THzUQE="],
+  [["test+test@gmail.com"], "test@gmail.com", "h5JGBrQTGorO7q6IaFMfu5cSqqB6XTp1aybOD11spnQ="],
+  [
+    ["testtest@test.com", " testtest@test.com", "testtest@test.com ", " testtest@test.com ", "  testtest@test.com  "],
+    "testtest@test.com",
+    "d1Lr/s4GLLX3SvQVMoQdIMfbQPMAGZYry+2V+0pZlQg="
+  ],
+  [
+    [
+      " test.test@gmail.com",
+      "test.test@gmail.com ",
+      " test.test@gmail.com ",
+      "  test.test@gmail.com  ",
+      "TEstTEst@gmail.com  ",
+      "TEstTEst@GMail.Com  ",
+      " TEstTEst@GMail.Com  ",
+      "TEstTEst@GMail.Com",
+      "TEst.TEst@GMail.Com",
+      "TEst.TEst+123@GMail.Com"
+    ],
+    "testtest@gmail.com",
+    "LkLfFrut8Tc3h/fIvYDiBKSbaMiau/DtaLBPQYszdMw="
+  ],
+  [["😊testtest@test.com"], "😊testtest@test.com", "fAFEUqApQ0V/M9mLj/IO54CgKgtQuARKsOMqtFklD4k="],
+  [["testtest@😊test.com"], "testtest@😊test.com", "tcng5pttf7Y2z4ylZTROvIMw1+IVrMpR4D1KeXSrdiM="],
+  [["testtest@test.com😊"], "testtest@test.com😊", "0qI21FPLkuez/8RswfmircHPYz9Dtf7/Nch1rSWEQf0="],
+  // §7.3 [derived]: local-part spaces (operator behaviour)
+  [["te st@example.com"], "test@example.com", "lz3+Rj7IV4X1+Vr1ujkG7tstkxwk5pgkqJ6mXbpOgTs="],
+  [[" a b@x.com "], "ab@x.com", sha256Base64("ab@x.com")],
+  [["a@ exa mple.com "], "a@ exa mple.com", sha256Base64("a@ exa mple.com")],
+  // §7.1 additional [derived]
+  [["test@example.com"], "test@example.com", "lz3+Rj7IV4X1+Vr1ujkG7tstkxwk5pgkqJ6mXbpOgTs="],
+  [
+    ["janedoe@gmail.com", "   jane.doe+home@gmail.com   "],
+    "janedoe@gmail.com",
+    "1hFzBkhe0OUK+rOshx6Y+BaZFR8wKBUn1j/18jNlbGk="
+  ],
+  [["optout@example.com"], "optout@example.com", "DYsnJ8r5+cjRDHue98gIGDKvLIMuqAm/RRLODrjqK50="],
+  [["validate@example.com"], "validate@example.com", "ntI244ZRTXwAwpki6/M5cyBYW7h/Wq576lnN3l9+W/c="],
+  [["user@example.com", "   USER@EXAMPLE.COM   "], "user@example.com", "tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="]
+]
+
+// conformance.md §7.1 Docs/Java [ref]: input(s) -> hash
+const DOCS_EMAILS: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+  [["MyEmail@example.com", "MYEMAIL@example.com"], "FsGNM28LJQ8OLZB0Us65ZYp07NrovJSGTCMSKnLMJ6U="],
+  [["My.Email@example.com"], "4itTvG+HEnTzpiqzejyu1yFPwU1nYhWpaiQvz62hyB8="],
+  [["JANESAOIRSE@example.com", "JaneSaoirse@example.com"], "1mcOepIAfxtf94Xx/IHlOqbT170GvfXEc83HKGwoS20="],
+  [["jane.saoirse@example.com", "Jane.Saoirse@example.com"], "sZZDLHuYmiypHIN5mVfFFdpT5sE6vyC3j+qU8RfpC/g="],
+  [["JaneSaoirse+Work@example.com"], "KKruSBUjDNO069iMUVImVQZm6RrAGZKeOtrD9mwogYA="],
+  [["JaneSaoirse+UID2@example.com"], "bhQ2aMIGWT1ey4p7JyavdNlIQ4pe11/rrcv0u1jrxCc="],
+  [
+    [
+      "JANE.SAOIRSE@gmail.com",
+      "Jane.Saoirse@gmail.com",
+      "JaneSaoirse+UID2@gmail.com",
+      "JaneSaoirse+Work@gmail.com",
+      "janesaoirse@gmail.com"
+    ],
+    "ku4mBX7Z3qJTXWyLFB1INzkyR2WZGW4ANSJUiW21iI8="
+  ],
+  [["user@example.com"], "tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="]
+]
+
+// conformance.md §7.2 [ref] (+ P-15), with the rule each one breaks
+const INVALID_EMAILS: ReadonlyArray<readonly [string, Dii.InvalidEmailReason]> = [
+  ["", "EmptyDomain"],
+  [" @", "EmptyDomain"],
+  ["@", "EmptyDomain"],
+  ["a@", "EmptyDomain"],
+  ["@b", "EmptyLocalPart"],
+  ["@b.com", "EmptyLocalPart"],
+  ["+", "EmptyDomain"],
+  [" ", "EmptyDomain"],
+  ["+@gmail.com", "EmptyLocalPart"],
+  [".+@gmail.com", "EmptyLocalPart"],
+  ["a@ba@z.com", "MultipleAt"],
+  ["this is not an email address", "EmptyDomain"],
+  ["neither.is@this@", "MultipleAt"]
+]
+
+const VALID_PHONES = [
+  "+1234567890",
+  "+12345678901",
+  "+123456789012",
+  "+1234567890123",
+  "+12345678901234",
+  "+123456789012345"
+]
+
+// conformance.md §7.4 [ref] (null is tested separately)
+const INVALID_PHONES = [
+  "",
+  "asdaksjdakfj",
+  "DH5qQFhi5ALrdqcPiib8cy0Hwykx6frpqxWCkR0uijs",
+  "QFhi5ALrdqcPiib8cy0Hwykx6frpqxWCkR0uijs",
+  "06a418f467a14e1631a317b107548a1039d26f12ea45301ab14e7684b36ede58",
+  "0C7E6A405862E402EB76A70F8A26FC732D07C32931E9FAE9AB1582911D2E8A3B",
+  "+",
+  "12345678",
+  "123456789",
+  "1234567890",
+  "+12345678",
+  "+123456789",
+  "+ 12345678",
+  "+ 123456789",
+  "+ 1234 5678",
+  "+ 1234 56789",
+  "+1234567890123456",
+  "+1234567890A",
+  "+1234567890 ",
+  "+1234567890+",
+  "+12345+67890",
+  "555-555-5555",
+  "(555) 555-5555",
+  " +123 44 55-66-77",
+  "+123 44 555-66-77",
+  "1 (123) 456-7890",
+  "this is not a phone number",
+  "+１２３４５６７８９０" // full-width digits: Python's isdigit() would accept them
+]
+
+// Reference normalizer written independently of the state machine (split on
+// the first "@", regexes), used as a differential oracle.
+const referenceNormalize = (s: string): string | undefined => {
+  const at = s.indexOf("@")
+  if (at < 0) return undefined
+  const rest = s.slice(at + 1)
+  if (rest.includes("@")) return undefined
+  const lower = (x: string) => x.replace(/[A-Z]/g, (c) => c.toLowerCase())
+  const domain = lower(rest.replace(/ +$/, ""))
+  if (domain === "") return undefined
+  let local = lower(s.slice(0, at).replace(/ /g, ""))
+  if (domain === "gmail.com") local = local.split("+")[0]!.replace(/\./g, "")
+  return local === "" ? undefined : `${local}@${domain}`
+}
+
+// Email-shaped strings that hit every branch of the state machine.
+const emailChars = FastCheck.constantFrom(
+  "a", "Z", "q", "0", ".", "+", " ", "@", "\t", "é", "É", "İ", "😊", "\uD800", "-", "_"
+)
+const emailPart = FastCheck.array(emailChars, { maxLength: 12 }).map((cs) => cs.join(""))
+const emailDomain = FastCheck.oneof(
+  FastCheck.constantFrom("gmail.com", "GMail.Com", " gmail.com", "gmail.com  ", "googlemail.com", "example.com", ""),
+  emailPart
+)
+const emailLike = FastCheck.oneof(
+  FastCheck.tuple(emailPart, emailDomain).map(([l, d]) => `${l}@${d}`),
+  emailPart,
+  FastCheck.string16bits({ maxLength: 30 }),
+  FastCheck.fullUnicodeString({ maxLength: 30 })
+)
+
+describe("Dii", () => {
+  describe("normalizeEmail / normalizeAndHashEmail (conformance §7.1, §7.3)", () => {
+    for (const [inputs, normalized, hash] of VALID_EMAILS) {
+      for (const input of inputs) {
+        it(`${JSON.stringify(input)} -> ${normalized}`, () => {
+          expect(right(Dii.normalizeEmail(input))).toBe(normalized)
+          expect(right(Dii.normalizeAndHashEmail(input))).toBe(hash)
+          expect(Dii.hashNormalized(normalized)).toBe(hash)
+        })
+      }
+    }
+
+    for (const [inputs, hash] of DOCS_EMAILS) {
+      for (const input of inputs) {
+        it(`docs: ${input} -> ${hash}`, () => {
+          expect(right(Dii.normalizeAndHashEmail(input))).toBe(hash)
+        })
+      }
+    }
+
+    it("docs: hashing the un-normalized email gives a different (wrong) hash", () => {
+      expect(Dii.hashNormalized("JANESaoirse@gmail.com")).toBe("VpLXEp5N1bj/V1WzjgZsC+FfuYdntAOywSVIO00FD/E=")
+      expect(right(Dii.normalizeAndHashEmail("JANESaoirse@gmail.com"))).toBe(
+        "ku4mBX7Z3qJTXWyLFB1INzkyR2WZGW4ANSJUiW21iI8="
+      )
+    })
+
+    it("only ASCII A-Z are lowercased, only ASCII space is whitespace", () => {
+      expect(right(Dii.normalizeEmail("ÉLAN\tX@ÉXAMPLE.COM"))).toBe("Élan\tx@Éxample.com")
+      expect(right(Dii.normalizeEmail("İ@x.com"))).toBe("İ@x.com")
+    })
+
+    it("only gmail.com (exactly) gets the gmail rules", () => {
+      expect(right(Dii.normalizeEmail("a.b+c@googlemail.com"))).toBe("a.b+c@googlemail.com")
+      expect(right(Dii.normalizeEmail("a.b+c@gmail.com.au"))).toBe("a.b+c@gmail.com.au")
+      expect(right(Dii.normalizeEmail("a.b+c@ gmail.com"))).toBe("a.b+c@ gmail.com")
+      expect(right(Dii.normalizeEmail("a.b+c.d@GMAIL.COM   "))).toBe("ab@gmail.com")
+    })
+
+    it("a@b is valid (no further syntax checks)", () => {
+      expect(right(Dii.normalizeEmail("a@b"))).toBe("a@b")
+    })
+
+    it("emoji and lone surrogates pass through code unit by code unit", () => {
+      expect(right(Dii.normalizeEmail("A😊B@X😊"))).toBe("a😊b@x😊")
+      expect(right(Dii.normalizeEmail("\uD83DA@x"))).toBe("\uD83Da@x")
+    })
+  })
+
+  describe("invalid emails (conformance §7.2, P-15)", () => {
+    for (const [input, reason] of INVALID_EMAILS) {
+      it(`${JSON.stringify(input)} -> InvalidEmail(${reason})`, () => {
+        const e = left(Dii.normalizeEmail(input))
+        expect(e).toBeInstanceOf(Dii.InvalidEmail)
+        expect(e._tag).toBe("InvalidEmail")
+        expect(e.reason).toBe(reason)
+        expect(left(Dii.normalizeAndHashEmail(input)).reason).toBe(reason)
+      })
+    }
+
+    it("null from untyped callers is a Left, not a throw", () => {
+      expect(left(Dii.normalizeEmail(null as unknown as string)).reason).toBe("NotAString")
+      expect(left(Dii.normalizeAndHashEmail(undefined as unknown as string)).reason).toBe("NotAString")
+    })
+
+    it("the message names the rule but never echoes the input", () => {
+      const input = "secret.person@x@y.com"
+      const e = left(Dii.normalizeEmail(input))
+      expect(e.message).toBe("invalid email address: more than one '@'")
+      expect(e.message).not.toContain("secret")
+      expect(String(e)).not.toContain("secret")
+      expect(JSON.stringify(e)).not.toContain("secret")
+    })
+  })
+
+  describe("phones (conformance §7.4)", () => {
+    for (const phone of VALID_PHONES) {
+      it(`valid: ${phone}`, () => {
+        expect(Dii.isPhoneNormalized(phone)).toBe(true)
+        expect(right(Dii.validatePhone(phone))).toBe(phone)
+        expect(right(Dii.normalizeAndHashPhone(phone))).toBe(sha256Base64(phone))
+      })
+    }
+
+    for (const phone of INVALID_PHONES) {
+      it(`invalid: ${JSON.stringify(phone)}`, () => {
+        expect(Dii.isPhoneNormalized(phone)).toBe(false)
+        const e = left(Dii.normalizeAndHashPhone(phone))
+        expect(e).toBeInstanceOf(Dii.InvalidPhone)
+        expect(e.message).toMatch(/^phone number is not normalized: /)
+        if (phone.length > 0) expect(e.message).not.toContain(phone)
+      })
+    }
+
+    it("invalid: null", () => {
+      expect(Dii.isPhoneNormalized(null as unknown as string)).toBe(false)
+      expect(left(Dii.normalizeAndHashPhone(null as unknown as string)).reason).toBe("NotAString")
+    })
+
+    it("reasons", () => {
+      expect(left(Dii.validatePhone("")).reason).toBe("MissingPlus")
+      expect(left(Dii.validatePhone("12345678901")).reason).toBe("MissingPlus")
+      expect(left(Dii.validatePhone("+1234567890A")).reason).toBe("NonDigit")
+      expect(left(Dii.validatePhone("+123456789")).reason).toBe("DigitCount")
+      expect(left(Dii.validatePhone("+1234567890123456")).reason).toBe("DigitCount")
+    })
+
+    it("hash of +12345678901 (ref/docs)", () => {
+      const hash = right(Dii.normalizeAndHashPhone("+12345678901"))
+      expect(hash).toBe("EObwtHBUqDNZR33LNSMdtt5cafsYFuGmuY4ZLenlue4=")
+      expect(Buffer.from(hash, "base64").toString("hex")).toBe(
+        "10e6f0b47054a83359477dcb35231db6de5c69fb1816e1a6b98e192de9e5b9ee"
+      )
+    })
+  })
+
+  describe("hashes", () => {
+    it("hashNormalized: spec example user@example.com, UTF-8 bytes", () => {
+      expect(Dii.hashNormalized("user@example.com")).toBe("tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ=")
+      expect(Dii.hashNormalized("é")).toBe(sha256Base64("é"))
+      expect(Dii.hashNormalized("é")).not.toBe(
+        createHash("sha256").update(Buffer.from("é", "latin1")).digest("base64")
+      )
+    })
+
+    it("isValidHash accepts canonical Base64 of 32 bytes only", () => {
+      expect(Dii.isValidHash("tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ=")).toBe(true)
+      expect(Dii.isValidHash("EObwtHBUqDNZR33LNSMdtt5cafsYFuGmuY4ZLenlue4=")).toBe(true)
+      const cases: ReadonlyArray<readonly [string, Dii.InvalidHashReason]> = [
+        ["", "Length"],
+        ["tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ", "Length"], // unpadded
+        ["10e6f0b47054a83359477dcb35231db6de5c69fb1816e1a6b98e192de9e5b9ee", "Length"], // hex
+        ["tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRR=", "NotCanonicalBase64"], // non-zero padding bits
+        ["tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf_F5HVRQ=", "NotCanonicalBase64"], // Base64URL
+        ["tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVR==", "NotCanonicalBase64"], // 31 bytes
+        ["tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQA", "NotCanonicalBase64"], // 33 bytes
+        ["tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf F5HVRQ=", "NotCanonicalBase64"],
+        ["user@example.com user@example.com 123456789=", "NotCanonicalBase64"]
+      ]
+      for (const [h, reason] of cases) {
+        expect(Dii.isValidHash(h), h).toBe(false)
+        expect(left(Dii.validateHash(h)).reason, h).toBe(reason)
+      }
+      expect(left(Dii.validateHash(null as unknown as string)).reason).toBe("NotAString")
+    })
+  })
+
+  describe("properties", () => {
+    it.prop("normalizeEmail agrees with an independent reference normalizer", [emailLike], ([s]) => {
+      const actual = Dii.normalizeEmail(s)
+      const expected = referenceNormalize(s)
+      if (expected === undefined) expect(Either.isLeft(actual)).toBe(true)
+      else expect(right(actual)).toBe(expected)
+    }, { fastCheck: { numRuns: 2000 } })
+
+    it.prop("normalization is idempotent", [emailLike], ([s]) => {
+      const once = Dii.normalizeEmail(s)
+      if (Either.isRight(once)) expect(right(Dii.normalizeEmail(once.right))).toBe(once.right)
+    }, { fastCheck: { numRuns: 1000 } })
+
+    it.prop("hashing the normalized email equals normalizeAndHashEmail", [emailLike], ([s]) => {
+      const normalized = Dii.normalizeEmail(s)
+      const hashed = Dii.normalizeAndHashEmail(s)
+      if (Either.isRight(normalized)) {
+        expect(right(hashed)).toBe(sha256Base64(normalized.right))
+        expect(Dii.isValidHash(hashed.pipe(Either.getOrThrow))).toBe(true)
+      } else {
+        expect(left(hashed)).toEqual(normalized.left)
+      }
+    }, { fastCheck: { numRuns: 500 } })
+
+    it.prop("never throws: every invalid email is a typed Left", [emailLike], ([s]) => {
+      const r = Dii.normalizeEmail(s)
+      if (Either.isLeft(r)) {
+        expect(r.left).toBeInstanceOf(Dii.InvalidEmail)
+        expect(["MultipleAt", "EmptyDomain", "EmptyLocalPart"]).toContain(r.left.reason)
+      }
+    }, { fastCheck: { numRuns: 1000 } })
+
+    it.prop("strings without '@' or with two '@' are always invalid", [
+      FastCheck.string16bits({ maxLength: 20 }).map((s) => s.replace(/@/g, "")),
+      FastCheck.string16bits({ maxLength: 20 })
+    ], ([noAt, other]) => {
+      expect(left(Dii.normalizeEmail(noAt)).reason).toBe("EmptyDomain")
+      expect(left(Dii.normalizeEmail(`${other}@${noAt}@${other}`))._tag).toBe("InvalidEmail")
+    })
+
+    const phoneLike = FastCheck.oneof(
+      FastCheck.array(FastCheck.constantFrom("+", "0", "5", "9", " ", "-", "a", "٣"), { maxLength: 18 })
+        .map((cs) => cs.join("")),
+      FastCheck.integer({ min: 0, max: 20 }).chain((n) =>
+        FastCheck.stringMatching(new RegExp(`^\\+[0-9]{${n}}$`))
+      ),
+      FastCheck.string16bits({ maxLength: 20 })
+    )
+
+    it.prop("phone validation agrees with /^\\+[0-9]{10,15}$/ and never throws", [phoneLike], ([p]) => {
+      const valid = /^\+[0-9]{10,15}$/.test(p)
+      expect(Dii.isPhoneNormalized(p)).toBe(valid)
+      const r = Dii.normalizeAndHashPhone(p)
+      if (valid) expect(right(r)).toBe(sha256Base64(p))
+      else expect(left(r)).toBeInstanceOf(Dii.InvalidPhone)
+    }, { fastCheck: { numRuns: 2000 } })
+
+    const digest = FastCheck.uint8Array({ minLength: 32, maxLength: 32 })
+    it.prop("every 32-byte digest's Base64 is a valid hash", [digest], ([b]) => {
+      expect(Dii.isValidHash(Buffer.from(b).toString("base64"))).toBe(true)
+    })
+
+    it.prop("isValidHash agrees with a Buffer round-trip oracle and never throws", [
+      FastCheck.oneof(
+        FastCheck.uint8Array({ minLength: 30, maxLength: 34 }).map((b) => Buffer.from(b).toString("base64")),
+        FastCheck.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString("base64url")),
+        FastCheck.uint8Array({ minLength: 32, maxLength: 32 }).chain((b) =>
+          FastCheck.integer({ min: 0, max: 43 }).chain((i) =>
+            FastCheck.string16bits({ minLength: 1, maxLength: 1 }).map((c) => {
+              const s = Buffer.from(b).toString("base64")
+              return s.slice(0, i) + c + s.slice(i + 1)
+            })
+          )
+        ),
+        FastCheck.string16bits({ minLength: 40, maxLength: 48 })
+      )
+    ], ([h]) => {
+      const oracle = h.length === 44 && Buffer.from(h, "base64").length === 32 &&
+        Buffer.from(h, "base64").toString("base64") === h
+      expect(Dii.isValidHash(h)).toBe(oracle)
+      const r = Dii.validateHash(h)
+      if (oracle) expect(right(r)).toBe(h)
+      else expect(left(r)).toBeInstanceOf(Dii.InvalidHash)
+    }, { fastCheck: { numRuns: 2000 } })
+  })
+})
