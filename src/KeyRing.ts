@@ -247,7 +247,12 @@ const activeKey = (sorted: ReadonlyArray<Key> | undefined, nowMs: number): Key |
 // ---------------------------------------------------------------------------
 // Parsing (keys.md §2–§5)
 
-const invalid = (message: string) => ({ message: () => ({ message, override: true }) })
+// Our own messages only: Schema's defaults quote the actual value, which could be a secret.
+const knownMessages = new Set<string>()
+const invalid = (message: string) => {
+  knownMessages.add(message)
+  return { message: () => ({ message, override: true }) }
+}
 
 // Integers arrive as JSON numbers or, from the current operator, as numeric strings.
 const IntLike = Schema.Union(Schema.Int, Schema.compose(Schema.NumberFromString, Schema.Int)).annotations(
@@ -271,9 +276,9 @@ const KeyJson = Schema.Struct({
   activates: IntLike,
   expires: IntLike,
   secret: Secret
-}).annotations(invalid("expected a key object"))
+})
 
-const KeyArray = Schema.Array(KeyJson).annotations(invalid("expected an array of key objects"))
+const KeyArray = Schema.Array(KeyJson)
 
 const Header = Schema.Struct({
   caller_site_id: OptionalInt,
@@ -286,7 +291,7 @@ const Header = Schema.Struct({
   identity_scope: Schema.optional(Schema.Unknown),
   keys: KeyArray,
   site_data: Schema.optional(Schema.Unknown)
-}).annotations(invalid("expected a key response object"))
+})
 
 const SiteJson = Schema.Struct({ id: IntLike, domain_names: Schema.Array(Schema.String) })
 const decodeSite = Schema.decodeUnknownOption(SiteJson)
@@ -325,7 +330,13 @@ const toParseError = (prefix: string, error: ParseResult.ParseError): KeyRingPar
     (acc, segment) => typeof segment === "number" ? `${acc}[${segment}]` : `${acc}.${String(segment)}`,
     prefix
   )
-  const detail = issue === undefined ? "invalid" : issue._tag === "Missing" ? "is missing" : issue.message
+  const detail = issue === undefined
+    ? "is invalid"
+    : issue._tag === "Missing"
+    ? "is missing"
+    : knownMessages.has(issue.message)
+    ? issue.message
+    : "has the wrong type or shape"
   return new KeyRingParseError({ path, detail })
 }
 
