@@ -93,7 +93,13 @@ export type IdentityTokensJson = typeof IdentityTokensJson.Type
 // ---------------------------------------------------------------------------
 // Model
 
-const TypeId: unique symbol = Symbol.for("effect-uid2/IdentityTokens")
+/**
+ * Marks {@link IdentityTokens} values.
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
+export const TypeId: unique symbol = Symbol.for("effect-uid2/IdentityTokens")
 
 /**
  * @since 0.1.0
