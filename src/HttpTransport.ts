@@ -1,0 +1,423 @@
+/**
+ * The `HttpTransport` service: enveloped, authenticated POSTs to the
+ * operator over the `@effect/platform` `HttpClient` the application provides
+ * (`NodeHttpClient.layerUndici`, `FetchHttpClient.layer`, a mock…).
+ *
+ * Each attempt builds a fresh envelope (timestamp from Effect's `Clock`, nonce
+ * and IV from `Crypto`), runs under its own timeout, and is retried with
+ * exponential backoff and jitter only when the failure is transient: network
+ * errors, timeouts, HTTP 408, 429 and 5xx (honouring `Retry-After` on 429 and
+ * 503). 400, 401, 403 and the other statuses fail at once. Errors keep the
+ * operator's HTTP status and message and never carry the API key or the
+ * client secret.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import { Crypto } from "./Crypto.js"
+import * as Envelope from "./Envelope.js"
+import {
+  type EnvelopeError,
+  type InvalidClientSecret,
+  OperatorRejected,
+  OperatorUnreachable,
+  Timeout,
+  type TransportError
+} from "./Errors.js"
+
+/**
+ * The SDK version advertised in `X-UID2-Client-Version` (kept equal to
+ * `package.json`; a test checks it).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const VERSION = "0.1.0"
+
+/**
+ * The `X-UID2-Client-Version` header value.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const CLIENT_VERSION = `uid2-client-node-effect-${VERSION}`
+
+/**
+ * Retry policy for transient failures.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryOptions {
+  /** Retries after the first attempt; `0` disables retrying. Default 3. */
+  readonly times?: number | undefined
+  /** First backoff delay, doubled per retry, jittered ±25%, capped at 30 s. Default 200 ms. */
+  readonly base?: Duration.DurationInput | undefined
+  /** A `Retry-After` longer than this is not waited for: the call fails instead. Default 60 s. */
+  readonly maxRetryAfter?: Duration.DurationInput | undefined
+}
+
+/**
+ * Options for {@link make} and {@link layer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** e.g. `https://prod.uidapi.com`; paths are appended (trailing slashes are dropped). */
+  readonly baseUrl: string
+  /** Sent as `Authorization: Bearer <api key>`. */
+  readonly apiKey: Redacted.Redacted<string>
+  /** The client secret: standard Base64 of 32 bytes. */
+  readonly secretKey: Redacted.Redacted<string>
+  /** Per-attempt timeout (request and response body). Default 10 s. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Retry policy for transient failures. */
+  readonly retry?: RetryOptions | undefined
+}
+
+/**
+ * Options of one {@link HttpTransportShape.post}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PostOptions {
+  /**
+   * Send the raw envelope as `application/octet-stream` (envelope.md §4, used
+   * by `/v3/identity/map`); the response is read as raw bytes when the
+   * operator labels it `application/octet-stream`, else as Base64 text.
+   */
+  readonly binary?: boolean | undefined
+}
+
+/**
+ * The transport's operations.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HttpTransportShape {
+  /**
+   * Envelope-encrypts `payload` (UTF-8 JSON; `undefined` or empty for key
+   * refreshes), POSTs it to `path` and, on HTTP 200, returns the decrypted
+   * response JSON text after checking the nonce.
+   */
+  readonly post: (
+    path: string,
+    payload: Uint8Array | undefined,
+    options?: PostOptions
+  ) => Effect.Effect<string, TransportError>
+  /**
+   * POSTs `body` as-is (`text/plain`) and returns the raw HTTP 200 response
+   * text: for `/v2/token/refresh`, whose response is decrypted with
+   * `Envelope.decodeRefreshResponse`.
+   */
+  readonly postRaw: (path: string, body: string) => Effect.Effect<string, TransportError>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class HttpTransport extends Context.Tag("effect-uid2/HttpTransport")<HttpTransport, HttpTransportShape>() {}
+
+// ---------------------------------------------------------------------------
+// internals
+
+const DEFAULT_TIMEOUT = Duration.seconds(10)
+const DEFAULT_TIMES = 3
+const DEFAULT_BASE = Duration.millis(200)
+const DEFAULT_MAX_RETRY_AFTER = Duration.seconds(60)
+const MAX_BACKOFF_MS = 30_000
+const MAX_MESSAGE = 1_000
+const OCTET_STREAM = "application/octet-stream"
+
+/** Errors that must not be retried even though their class usually is. */
+const permanent = new WeakSet<object>()
+
+const describe = (cause: unknown): string | undefined => {
+  const parts: Array<string> = []
+  let current: unknown = cause
+  for (let depth = 0; depth < 3 && current !== undefined && current !== null; depth++) {
+    if (current instanceof Error) {
+      const code = (current as { code?: unknown }).code
+      const withCode = typeof code === "string" && !current.message.includes(code)
+      parts.push(withCode ? `${current.message} (${code})` : current.message)
+      current = (current as { cause?: unknown }).cause
+    } else {
+      if (typeof current === "string") parts.push(current)
+      break
+    }
+  }
+  return parts.length === 0 ? undefined : parts.join(": ")
+}
+
+const retryAfterMillis = (value: string | undefined, nowMs: number): number | undefined => {
+  if (value === undefined) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  const date = Date.parse(text)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs)
+}
+
+const parseRejection = (body: string): { readonly status?: string; readonly message?: string } => {
+  try {
+    const json: unknown = JSON.parse(body)
+    if (typeof json !== "object" || json === null) return {}
+    const { message, status } = json as { status?: unknown; message?: unknown }
+    return {
+      ...(typeof status === "string" ? { status } : {}),
+      ...(typeof message === "string" ? { message } : {})
+    }
+  } catch {
+    return {}
+  }
+}
+
+const isTransientStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500
+
+interface Received {
+  readonly response: HttpClientResponse.HttpClientResponse
+  readonly body: string | Uint8Array
+}
+
+const mediaType = (response: HttpClientResponse.HttpClientResponse): string =>
+  (response.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+
+/**
+ * Builds the transport. Fails with `InvalidClientSecret` (without echoing the
+ * secret) when the client secret is not Base64 of 32 bytes. The imported key
+ * is released when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options
+): Effect.Effect<HttpTransportShape, InvalidClientSecret, Crypto | HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const crypto = yield* Crypto
+    const http = yield* HttpClient.HttpClient
+    const secret = yield* Envelope.parseClientSecret(options.secretKey)
+    const key = yield* Effect.acquireRelease(
+      Effect.sync(() => Envelope.importKey(crypto, secret)),
+      (key) => Effect.sync(() => Envelope.releaseKey(crypto, key))
+    )
+
+    const baseUrl = options.baseUrl.replace(/\/+$/, "")
+    const timeout = Duration.decode(options.timeout ?? DEFAULT_TIMEOUT)
+    const timeoutMillis = Duration.toMillis(timeout)
+    const times = Math.max(0, Math.floor(options.retry?.times ?? DEFAULT_TIMES))
+    const baseMs = Duration.toMillis(options.retry?.base ?? DEFAULT_BASE)
+    const maxRetryAfterMs = Duration.toMillis(options.retry?.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER)
+
+    // Never let a credential into a message, whatever a lower layer says.
+    const credentials = [Redacted.value(options.apiKey), Redacted.value(options.secretKey)]
+      .flatMap((s) => [s, s.trim()])
+      .filter((s) => s.length >= 4)
+    const scrub = (text: string): string => {
+      let out = text
+      for (const s of credentials) out = out.split(s).join("<redacted>")
+      return out.length > MAX_MESSAGE ? `${out.slice(0, MAX_MESSAGE)}…` : out
+    }
+
+    const client = http.pipe(
+      HttpClient.mapRequest((request) =>
+        request.pipe(
+          HttpClientRequest.prependUrl(baseUrl),
+          HttpClientRequest.bearerToken(options.apiKey),
+          HttpClientRequest.setHeader("X-UID2-Client-Version", CLIENT_VERSION)
+        )
+      )
+    )
+
+    const unreachable = (path: string, error: HttpClientError.HttpClientError): OperatorUnreachable => {
+      const what = error._tag === "RequestError" ? error.reason : `response ${error.reason}`
+      const detail = describe(error.cause) ?? error.description ?? "request failed"
+      const out = new OperatorUnreachable({ path, detail: scrub(`${what}: ${detail}`) })
+      if (error._tag === "RequestError" && error.reason !== "Transport") permanent.add(out)
+      return out
+    }
+
+    const rejected = (
+      path: string,
+      response: HttpClientResponse.HttpClientResponse,
+      body: string
+    ): Effect.Effect<never, OperatorRejected> =>
+      Effect.flatMap(Clock.currentTimeMillis, (nowMs) => {
+        const { message, status } = parseRejection(body)
+        return Effect.fail(
+          new OperatorRejected({
+            path,
+            httpStatus: response.status,
+            ...(status === undefined ? {} : { status: scrub(status) }),
+            ...(message === undefined ? {} : { operatorMessage: scrub(message) }),
+            ...Option.match(Option.fromNullable(retryAfterMillis(response.headers["retry-after"], nowMs)), {
+              onNone: () => ({}),
+              onSome: (ms) => ({ retryAfterMillis: ms })
+            })
+          })
+        )
+      })
+
+    /** One attempt: send, read the body, hand a 200 body to `onOk`, all under the timeout. */
+    const attempt = <A>(
+      path: string,
+      request: HttpClientRequest.HttpClientRequest,
+      binary: boolean,
+      onOk: (body: string | Uint8Array) => Either.Either<A, EnvelopeError>
+    ): Effect.Effect<A, TransportError> =>
+      client.execute(request).pipe(
+        Effect.flatMap((response) =>
+          response.status === 200 && binary && mediaType(response) === OCTET_STREAM
+            ? Effect.map(response.arrayBuffer, (buffer): Received => ({ response, body: new Uint8Array(buffer) }))
+            : Effect.map(response.text, (body): Received => ({ response, body }))
+        ),
+        Effect.mapError((error) => unreachable(path, error)),
+        Effect.flatMap(({ body, response }): Effect.Effect<A, TransportError> =>
+          response.status === 200 ? onOk(body) : rejected(path, response, typeof body === "string" ? body : "")
+        ),
+        Effect.timeoutFail({ duration: timeout, onTimeout: () => new Timeout({ path, timeoutMillis }) })
+      )
+
+    /** How long to wait before retry number `n` (0-based), or none to give up. */
+    const retryDelay = (error: TransportError, n: number): Effect.Effect<Option.Option<number>> => {
+      if (n >= times || permanent.has(error)) return Effect.succeedNone
+      switch (error._tag) {
+        case "EnvelopeError":
+          return Effect.succeedNone
+        case "OperatorRejected": {
+          if (!isTransientStatus(error.httpStatus)) return Effect.succeedNone
+          if ((error.httpStatus === 429 || error.httpStatus === 503) && error.retryAfterMillis !== undefined) {
+            const wait = error.retryAfterMillis
+            return Effect.succeed(wait <= maxRetryAfterMs ? Option.some(wait) : Option.none())
+          }
+          break
+        }
+        case "OperatorUnreachable":
+        case "Timeout":
+          break
+      }
+      const backoff = Math.min(MAX_BACKOFF_MS, baseMs * 2 ** n)
+      return Effect.map(Random.next, (r) => Option.some(Math.round(backoff * (0.75 + 0.5 * r))))
+    }
+
+    const withRetry = <A>(run: Effect.Effect<A, TransportError>): Effect.Effect<A, TransportError> => {
+      const loop = (n: number): Effect.Effect<A, TransportError> =>
+        Effect.catchAll(run, (error) =>
+          Effect.flatMap(retryDelay(error, n), (delay) =>
+            Option.match(delay, {
+              onNone: () => Effect.fail(error),
+              onSome: (ms) => Effect.zipRight(Effect.sleep(Duration.millis(ms)), loop(n + 1))
+            })))
+      return loop(0)
+    }
+
+    const post = (path: string, payload: Uint8Array | undefined, postOptions?: PostOptions) => {
+      const binary = postOptions?.binary === true
+      return withRetry(Effect.flatMap(Clock.currentTimeMillis, (nowMs) => {
+        const envelope = Envelope.encodeRequestRandom(crypto, key, { nowMs, payload })
+        const request = HttpClientRequest.post(path).pipe(
+          binary
+            ? HttpClientRequest.bodyUint8Array(envelope.bytes, OCTET_STREAM)
+            : HttpClientRequest.bodyText(envelope.text, "text/plain")
+        )
+        return attempt(path, request, binary, (body) =>
+          Either.map(
+            Envelope.decodeResponse(crypto, key, body, envelope.nonce, { binary }),
+            (response) => response.json
+          ))
+      })).pipe(
+        Effect.withSpan("effect-uid2/HttpTransport.post", { attributes: { "uid2.path": path, "uid2.binary": binary } })
+      )
+    }
+
+    const postRaw = (path: string, body: string) =>
+      withRetry(attempt(
+        path,
+        HttpClientRequest.post(path).pipe(HttpClientRequest.bodyText(body, "text/plain")),
+        false,
+        (text) => Either.right(typeof text === "string" ? text : new TextDecoder().decode(text))
+      )).pipe(Effect.withSpan("effect-uid2/HttpTransport.postRaw", { attributes: { "uid2.path": path } }))
+
+    return HttpTransport.of({ post, postRaw })
+  })
+
+/**
+ * The transport as a layer, on the `HttpClient` and `Crypto` the app provides.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<HttpTransport, InvalidClientSecret, Crypto | HttpClient.HttpClient> =>
+  Layer.scoped(HttpTransport, make(options))
+
+/**
+ * Reads `UID2_BASE_URL`, `UID2_API_KEY` and `UID2_SECRET_KEY` (the latter two
+ * as `Redacted`) from the `ConfigProvider`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Options> = Config.all({
+  baseUrl: Config.url("UID2_BASE_URL").pipe(Config.map((url) => url.href)),
+  apiKey: Config.redacted("UID2_API_KEY"),
+  secretKey: Config.redacted("UID2_SECRET_KEY")
+})
+
+/**
+ * {@link layer} configured from {@link config}.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<
+  HttpTransport,
+  InvalidClientSecret | ConfigError.ConfigError,
+  Crypto | HttpClient.HttpClient
+> = Layer.scoped(HttpTransport, Effect.flatMap(config, make))
+
+const nodeHttpClient = Layer.unwrapEffect(
+  Effect.map(
+    Effect.promise(() => import("@effect/platform-node/NodeHttpClient")),
+    (module) => module.layerUndici
+  )
+)
+
+/**
+ * {@link layer} on Node's undici client (`NodeHttpClient.layerUndici`).
+ * `@effect/platform-node` (an optional peer) is imported only when this layer
+ * is built.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNode = (options: Options): Layer.Layer<HttpTransport, InvalidClientSecret, Crypto> =>
+  layer(options).pipe(Layer.provide(nodeHttpClient))
+
+/**
+ * {@link layerConfig} on Node's undici client, like {@link layerNode}.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNodeConfig: Layer.Layer<HttpTransport, InvalidClientSecret | ConfigError.ConfigError, Crypto> =
+  layerConfig.pipe(Layer.provide(nodeHttpClient))
