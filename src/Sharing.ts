@@ -6,12 +6,16 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
 import { Crypto } from "./Crypto.js"
 import { decrypt as decryptCore, type DecryptResult, encryptRawUid } from "./Decryption.js"
-import type { DecryptError, EncryptError } from "./Errors.js"
+import type { DecryptError, InvalidClientSecret, EncryptError } from "./Errors.js"
 import { liftDecrypt, liftEncrypt } from "./internal/lift.js"
+import { type ClientOptions, KeyRefresher, type Options as RefreshOptions, type RefreshError } from "./KeyRefresher.js"
 import { KeyStore } from "./KeyStore.js"
+import { fromConfig, standalone, withOperator } from "./internal/operatorLayers.js"
 import type { DecryptedToken } from "./Token.js"
 
 /**
@@ -40,6 +44,14 @@ export interface SharingClientShape {
  * @category tags
  */
 export class SharingClient extends Context.Tag("effect-uid2/SharingClient")<SharingClient, SharingClientShape>() {
+  /** Fetches fresh keys from the operator now (operator-backed layers only). */
+  static get refresh(): Effect.Effect<void, RefreshError, KeyRefresher> {
+    return Effect.asVoid(Effect.flatMap(KeyRefresher, (refresher) => refresher.refresh))
+  }
+  /** Completes once keys are loaded (operator-backed layers only). */
+  static get awaitReady(): Effect.Effect<void, never, KeyRefresher> {
+    return Effect.flatMap(KeyRefresher, (refresher) => refresher.awaitReady)
+  }
   /** `yield* SharingClient.encrypt(rawUid)` */
   static encrypt(rawUid: string) {
     return Effect.flatMap(SharingClient, (client) => client.encrypt(rawUid))
@@ -101,3 +113,46 @@ export const layerFromKeyStore: Layer.Layer<SharingClient, never, KeyStore | Cry
   SharingClient,
   make
 )
+
+/**
+ * Options of the operator-backed layers: operator URL and credentials,
+ * transport timeouts and retries, and the background refresh schedule.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Options = ClientOptions
+
+/**
+ * The client kept fresh from `/v2/key/sharing` on the `KeyStore`, `Crypto` and
+ * `HttpClient` the app provides (e.g. a Redis key store shared by a fleet).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (
+  options: Options
+): Layer.Layer<SharingClient | KeyRefresher, InvalidClientSecret, KeyStore | Crypto | HttpClient.HttpClient> =>
+  withOperator(layerFromKeyStore, "/v2/key/sharing", options)
+
+/**
+ * Everything in one layer: keys fetched from `/v2/key/sharing` at start-up and
+ * refreshed in the background, held in memory, node:crypto, Node's HTTP client.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<SharingClient | KeyRefresher, InvalidClientSecret> =>
+  standalone(layerFromKeyStore, "/v2/key/sharing", options)
+
+/**
+ * {@link layer} configured from `UID2_BASE_URL`, `UID2_API_KEY` and
+ * `UID2_SECRET_KEY` (secrets read as `Redacted`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  refresh?: Omit<RefreshOptions, "endpoint">
+): Layer.Layer<SharingClient | KeyRefresher, InvalidClientSecret | ConfigError.ConfigError> =>
+  fromConfig(layerFromKeyStore, "/v2/key/sharing", refresh)

@@ -13,13 +13,19 @@ export * as Decryption from "./Decryption.js"
 /** @since 0.1.0 */
 export * as Dii from "./Dii.js"
 /** @since 0.1.0 */
+export * as Envelope from "./Envelope.js"
+/** @since 0.1.0 */
 export * as Errors from "./Errors.js"
+/** @since 0.1.0 */
+export * as HttpTransport from "./HttpTransport.js"
 /** @since 0.1.0 */
 export * as Identity from "./Identity.js"
 /** @since 0.1.0 */
 export * as IdentityTokens from "./IdentityTokens.js"
 /** @since 0.1.0 */
 export * as KeyRing from "./KeyRing.js"
+/** @since 0.1.0 */
+export * as KeyRefresher from "./KeyRefresher.js"
 /** @since 0.1.0 */
 export * as KeyStore from "./KeyStore.js"
 /** @since 0.1.0 */
