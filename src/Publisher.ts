@@ -1,0 +1,652 @@
+/**
+ * Publisher programs (publisher.md §1, §2, §4.3): exchange a user's email or
+ * phone (hashed locally) for an identity with `POST /v2/token/generate`, and
+ * keep that identity alive with `POST /v2/token/refresh`.
+ *
+ * Opt-out is a normal outcome, not a failure: both calls succeed with a
+ * {@link TokenResponse} that is either `Success` (with the new
+ * {@link IdentityTokens.IdentityTokens}) or `OptOut`. Everything else is a
+ * typed error: the operator's 400/401/403 answers are mapped to
+ * {@link ClientError}, {@link Unauthorized}, {@link InvalidRefreshToken} and
+ * {@link ExpiredRefreshToken}; other statuses, network failures, timeouts and
+ * undecryptable responses stay transport errors (`OperatorRejected`,
+ * `OperatorUnreachable`, `Timeout`, `EnvelopeError`).
+ *
+ * No error message ever contains a token, a key or DII.
+ *
+ * ```ts
+ * import * as Publisher from "effect-uid2/Publisher"
+ *
+ * const program = Effect.gen(function*() {
+ *   const input = yield* TokenGenerateInput.fromEmail("user@example.com")
+ *   const response = yield* Publisher.PublisherClient.generateToken(input)
+ *   const stored = Publisher.identityJsonString(response) // undefined on opt-out
+ *   // later, on each request:
+ *   const identity = yield* IdentityTokens.fromJsonString(stored!)
+ *   const session = yield* Publisher.PublisherClient.refreshIfNeeded(identity)
+ * }).pipe(Effect.provide(Publisher.layerConfig))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as ConfigError from "effect/ConfigError"
+import * as Layer from "effect/Layer"
+import * as Crypto from "./Crypto.js"
+import * as Envelope from "./Envelope.js"
+import type { InvalidClientSecret, OperatorRejected, TransportError } from "./Errors.js"
+import * as HttpTransport from "./HttpTransport.js"
+import * as IdentityTokens from "./IdentityTokens.js"
+import * as TokenGenerateInput from "./TokenGenerateInput.js"
+
+// ---------------------------------------------------------------------------
+// Constants
+
+/**
+ * The token generate endpoint.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const GENERATE_PATH = "/v2/token/generate"
+
+/**
+ * The token refresh endpoint.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const REFRESH_PATH = "/v2/token/refresh"
+
+// ---------------------------------------------------------------------------
+// Results
+
+/**
+ * The outcome of a token generate or refresh:
+ *
+ * - `Success`: the operator issued a new identity; store
+ *   {@link identityJsonString} in the user's session.
+ * - `OptOut`: the user has opted out. Store nothing (generate) or discard the
+ *   session identity (refresh).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenResponse = Data.TaggedEnum<{
+  readonly Success: { readonly identity: IdentityTokens.IdentityTokens }
+  readonly OptOut: {}
+}>
+
+/**
+ * Constructors (`TokenResponse.Success({ identity })`,
+ * `TokenResponse.OptOut()`), guards (`$is`) and `$match` for
+ * {@link TokenResponse}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TokenResponse = Data.taggedEnum<TokenResponse>()
+
+/**
+ * The result of {@link PublisherClientShape.generateToken}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenGenerateResponse = TokenResponse
+
+/**
+ * The result of {@link PublisherClientShape.refreshToken}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenRefreshResponse = TokenResponse
+
+/**
+ * `true` for `Success` (Java `isSuccess()`).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isSuccess = (
+  self: TokenResponse
+): self is Data.TaggedEnum.Value<TokenResponse, "Success"> => self._tag === "Success"
+
+/**
+ * `true` for `OptOut` (Java `isOptout()`).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isOptout = (self: TokenResponse): self is Data.TaggedEnum.Value<TokenResponse, "OptOut"> =>
+  self._tag === "OptOut"
+
+/**
+ * The new identity, or `undefined` on opt-out (Java `getIdentity()`).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const identity = (self: TokenResponse): IdentityTokens.IdentityTokens | undefined =>
+  self._tag === "Success" ? self.identity : undefined
+
+/**
+ * The new identity's JSON text to store in the session, or `undefined` on
+ * opt-out (Java `getIdentityJsonString()`).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const identityJsonString = (self: TokenResponse): string | undefined =>
+  self._tag === "Success" ? IdentityTokens.toJsonString(self.identity) : undefined
+
+/**
+ * Why {@link PublisherClientShape.refreshIfNeeded} dropped the identity:
+ *
+ * - `NotRefreshable`: the refresh token has expired (or is missing); no
+ *   request was made.
+ * - `OptOut`: the operator answered the refresh with `optout`.
+ * - `InvalidRefreshToken` / `ExpiredRefreshToken`: the operator rejected the
+ *   refresh token (400 `invalid_token` / `expired_token`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DropReason = "NotRefreshable" | "OptOut" | "InvalidRefreshToken" | "ExpiredRefreshToken"
+
+/**
+ * What to do with the session identity (publisher.md §4.3):
+ *
+ * - `Keep`: still fresh; keep using `identity` (the same one).
+ * - `Refreshed`: it was due and has been refreshed; store the new `identity`.
+ * - `Drop`: remove it from the session (`reason` says why).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SessionResult = Data.TaggedEnum<{
+  readonly Keep: { readonly identity: IdentityTokens.IdentityTokens }
+  readonly Refreshed: { readonly identity: IdentityTokens.IdentityTokens }
+  readonly Drop: { readonly reason: DropReason }
+}>
+
+/**
+ * Constructors, guards (`$is`) and `$match` for {@link SessionResult}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SessionResult = Data.taggedEnum<SessionResult>()
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/**
+ * Which publisher call failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type Operation = "generate" | "refresh"
+
+const MAX_TEXT = 200
+
+const clip = (text: string): string => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text)
+
+/**
+ * The operator answered HTTP 200 with a status other than `success` or
+ * `optout`, e.g. `insufficient_user_consent` from an EUID operator when the
+ * TCF string lacks consent.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnexpectedStatus extends Data.TaggedError("UnexpectedStatus")<{
+  readonly operation: Operation
+  readonly status: string
+}> {
+  override get message() {
+    return `Got unexpected token ${this.operation} status: ${clip(this.status)}`
+  }
+}
+
+/**
+ * The operator rejected the request with HTTP 400 (`client_error`: missing or
+ * invalid identifier, invalid consent string, malformed envelope…).
+ * `operatorMessage` is the operator's explanation, e.g. `"Invalid Identifier"`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ClientError extends Data.TaggedError("ClientError")<{
+  readonly operation: Operation
+  readonly httpStatus: number
+  readonly status?: string | undefined
+  readonly operatorMessage?: string | undefined
+}> {
+  override get message() {
+    const status = this.status === undefined ? "" : ` ${clip(this.status)}`
+    const text = this.operatorMessage === undefined ? "" : `: ${clip(this.operatorMessage)}`
+    return `token ${this.operation} rejected with HTTP ${this.httpStatus}${status}${text}`
+  }
+}
+
+/**
+ * The operator refused the API key (HTTP 401 or 403): unknown or revoked key,
+ * or a key without the GENERATOR role.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Unauthorized extends Data.TaggedError("Unauthorized")<{
+  readonly operation: Operation
+  readonly httpStatus: number
+  readonly status?: string | undefined
+}> {
+  override get message() {
+    return `token ${this.operation} unauthorized (HTTP ${this.httpStatus}): check the API key and its roles`
+  }
+}
+
+/**
+ * The operator does not accept the refresh token (HTTP 400 `invalid_token`).
+ * The identity cannot be refreshed; drop it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRefreshToken extends Data.TaggedError("InvalidRefreshToken")<{
+  readonly operatorMessage?: string | undefined
+}> {
+  override get message() {
+    return "the operator rejected the refresh token as invalid"
+  }
+}
+
+/**
+ * The operator says the refresh token has expired (HTTP 400 `expired_token`).
+ * The identity cannot be refreshed; drop it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExpiredRefreshToken extends Data.TaggedError("ExpiredRefreshToken")<{
+  readonly operatorMessage?: string | undefined
+}> {
+  override get message() {
+    return "the operator rejected the refresh token as expired"
+  }
+}
+
+/**
+ * Refused locally, without a request: the identity is no longer refreshable
+ * at the current time (its `refresh_expires` has passed, or it has no refresh
+ * token). Drop it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class IdentityNotRefreshable extends Data.TaggedError("IdentityNotRefreshable")<{
+  /** The identity's `refresh_expires`, epoch ms. */
+  readonly refreshExpires: number
+  /** The time of the check, epoch ms. */
+  readonly nowMs: number
+}> {
+  override get message() {
+    return `identity is not refreshable: refresh_expires ${this.refreshExpires} is before now ${this.nowMs}` +
+      " or the refresh token is missing"
+  }
+}
+
+/**
+ * The (decrypted) response could not be used: not a JSON object, no
+ * `status`, a `success` without a valid identity `body`, or a refreshed
+ * identity that is already unusable at the current time ("Invalid identity in
+ * token refresh response"). `detail` names the problem without echoing values.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidResponse extends Data.TaggedError("InvalidResponse")<{
+  readonly operation: Operation
+  readonly detail: string
+}> {
+  override get message() {
+    return this.detail
+  }
+}
+
+/**
+ * Every way {@link PublisherClientShape.generateToken} can fail. `OperatorRejected`
+ * remains for statuses other than 400/401/403 (e.g. 500 `unknown`, or 429/503
+ * after the transport's retries).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type GenerateTokenError = UnexpectedStatus | ClientError | Unauthorized | InvalidResponse | TransportError
+
+/**
+ * Every way {@link PublisherClientShape.refreshToken} can fail.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RefreshTokenError =
+  | UnexpectedStatus
+  | ClientError
+  | Unauthorized
+  | InvalidRefreshToken
+  | ExpiredRefreshToken
+  | IdentityNotRefreshable
+  | InvalidResponse
+  | TransportError
+
+/**
+ * Every way {@link PublisherClientShape.refreshIfNeeded} can fail: the refresh
+ * errors except those that mean "drop the identity", which become
+ * `SessionResult.Drop`. On any of these the session identity is left as it
+ * was, so a transient failure can be retried on the next request.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RefreshIfNeededError = Exclude<
+  RefreshTokenError,
+  InvalidRefreshToken | ExpiredRefreshToken | IdentityNotRefreshable
+>
+
+// ---------------------------------------------------------------------------
+// Response handling (pure)
+
+const isJsonObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+const invalid = (operation: Operation, detail: string) => Either.left(new InvalidResponse({ operation, detail }))
+
+/**
+ * Interprets the decrypted JSON text of a generate or refresh response:
+ * `success` → `Success` with the identity from `body`, `optout` → `OptOut`,
+ * any other status → {@link UnexpectedStatus}. Does not validate the identity's
+ * times (see {@link validateRefreshedIdentity}).
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const parseResponse = (
+  operation: Operation,
+  json: string
+): Either.Either<TokenResponse, UnexpectedStatus | InvalidResponse> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(json)
+  } catch {
+    return invalid(operation, `token ${operation} response is not valid JSON`)
+  }
+  if (!isJsonObject(parsed)) return invalid(operation, `token ${operation} response is not a JSON object`)
+  const status = parsed["status"]
+  if (typeof status !== "string") return invalid(operation, `token ${operation} response has no status`)
+  switch (status) {
+    case "success":
+      return Either.match(IdentityTokens.fromBody(parsed["body"]), {
+        onLeft: (error) => invalid(operation, `Invalid identity in token ${operation} response: ${error.message}`),
+        onRight: (identity) => Either.right(TokenResponse.Success({ identity }))
+      })
+    case "optout":
+      return Either.right(TokenResponse.OptOut())
+    default:
+      return Either.left(new UnexpectedStatus({ operation, status }))
+  }
+}
+
+/**
+ * Checks a refreshed identity at `nowMs` (publisher.md §2 step 4): it must be
+ * refreshable and its advertising token must not have expired, else
+ * `InvalidResponse("Invalid identity in token refresh response")`.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const validateRefreshedIdentity = (
+  response: TokenResponse,
+  nowMs: number
+): Either.Either<TokenResponse, InvalidResponse> =>
+  response._tag === "Success" &&
+    (!IdentityTokens.isRefreshable(response.identity, nowMs) ||
+      IdentityTokens.hasIdentityExpired(response.identity, nowMs))
+    ? invalid("refresh", "Invalid identity in token refresh response")
+    : Either.right(response)
+
+const clientError = (operation: Operation, error: OperatorRejected): ClientError =>
+  new ClientError({
+    operation,
+    httpStatus: error.httpStatus,
+    status: error.status,
+    operatorMessage: error.operatorMessage
+  })
+
+const isUnauthorized = (error: OperatorRejected): boolean => error.httpStatus === 401 || error.httpStatus === 403
+
+/** 400 → ClientError, 401/403 → Unauthorized, anything else stays a transport error. */
+const mapGenerateRejected = (error: OperatorRejected): ClientError | Unauthorized | OperatorRejected =>
+  error.httpStatus === 400
+    ? clientError("generate", error)
+    : isUnauthorized(error)
+    ? new Unauthorized({ operation: "generate", httpStatus: error.httpStatus, status: error.status })
+    : error
+
+/** Like {@link mapGenerateRejected}, plus 400 `invalid_token` / `expired_token`. */
+const mapRefreshRejected = (
+  error: OperatorRejected
+): ClientError | Unauthorized | InvalidRefreshToken | ExpiredRefreshToken | OperatorRejected => {
+  if (error.httpStatus === 400 && error.status === "invalid_token") {
+    return new InvalidRefreshToken({ operatorMessage: error.operatorMessage })
+  }
+  if (error.httpStatus === 400 && error.status === "expired_token") {
+    return new ExpiredRefreshToken({ operatorMessage: error.operatorMessage })
+  }
+  return error.httpStatus === 400
+    ? clientError("refresh", error)
+    : isUnauthorized(error)
+    ? new Unauthorized({ operation: "refresh", httpStatus: error.httpStatus, status: error.status })
+    : error
+}
+
+const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> =>
+  Either.isRight(either) ? Effect.succeed(either.right) : Effect.fail(either.left)
+
+const utf8 = new TextEncoder()
+
+// ---------------------------------------------------------------------------
+// Service
+
+/**
+ * The publisher operations.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PublisherClientShape {
+  /**
+   * `POST /v2/token/generate` with the input's request JSON in the envelope.
+   * `optout` is a successful `OptOut`; `insufficient_user_consent` and other
+   * statuses fail with {@link UnexpectedStatus}.
+   */
+  readonly generateToken: (
+    input: TokenGenerateInput.TokenGenerateInput
+  ) => Effect.Effect<TokenGenerateResponse, GenerateTokenError>
+  /**
+   * `POST /v2/token/refresh` with the identity's refresh token as the body;
+   * the response is decrypted with its `refresh_response_key` (or read as
+   * plain JSON for v1 sessions without one). A new identity is validated at
+   * Effect's `Clock` time. An identity that is already not refreshable fails
+   * with {@link IdentityNotRefreshable} without a request.
+   */
+  readonly refreshToken: (
+    identity: IdentityTokens.IdentityTokens
+  ) => Effect.Effect<TokenRefreshResponse, RefreshTokenError>
+  /**
+   * The per-request session step (publisher.md §4.3) at Effect's `Clock`
+   * time: `Drop` an identity that is not refreshable, refresh one that is due
+   * (`Refreshed`, or `Drop` on opt-out or a rejected refresh token), else
+   * `Keep` it.
+   */
+  readonly refreshIfNeeded: (
+    identity: IdentityTokens.IdentityTokens
+  ) => Effect.Effect<SessionResult, RefreshIfNeededError>
+}
+
+/**
+ * The publisher client service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class PublisherClient extends Context.Tag("effect-uid2/PublisherClient")<
+  PublisherClient,
+  PublisherClientShape
+>() {
+  /** `yield* PublisherClient.generateToken(input)` */
+  static generateToken(
+    input: TokenGenerateInput.TokenGenerateInput
+  ): Effect.Effect<TokenGenerateResponse, GenerateTokenError, PublisherClient> {
+    return Effect.flatMap(PublisherClient, (client) => client.generateToken(input))
+  }
+  /** `yield* PublisherClient.refreshToken(identity)` */
+  static refreshToken(
+    identity: IdentityTokens.IdentityTokens
+  ): Effect.Effect<TokenRefreshResponse, RefreshTokenError, PublisherClient> {
+    return Effect.flatMap(PublisherClient, (client) => client.refreshToken(identity))
+  }
+  /** `yield* PublisherClient.refreshIfNeeded(identity)` */
+  static refreshIfNeeded(
+    identity: IdentityTokens.IdentityTokens
+  ): Effect.Effect<SessionResult, RefreshIfNeededError, PublisherClient> {
+    return Effect.flatMap(PublisherClient, (client) => client.refreshIfNeeded(identity))
+  }
+}
+
+/**
+ * Builds the client over the provided transport and crypto.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<PublisherClientShape, never, HttpTransport.HttpTransport | Crypto.Crypto> = Effect
+  .gen(function*() {
+    const transport = yield* HttpTransport.HttpTransport
+    const crypto = yield* Crypto.Crypto
+
+    const generateToken = (input: TokenGenerateInput.TokenGenerateInput) =>
+      transport.post(GENERATE_PATH, utf8.encode(TokenGenerateInput.toRequestJson(input))).pipe(
+        Effect.catchTag("OperatorRejected", (error) => Effect.fail(mapGenerateRejected(error))),
+        Effect.flatMap((json) => fromEither(parseResponse("generate", json))),
+        Effect.withSpan("effect-uid2/Publisher.generateToken")
+      )
+
+    const decrypt = (self: IdentityTokens.IdentityTokens, body: string) =>
+      self.refreshResponseKey === undefined
+        ? Effect.succeed(body) // v1 session: plain JSON (envelope.md §6)
+        : fromEither(Envelope.decodeRefreshResponse(crypto, self.refreshResponseKey, body))
+
+    const refreshToken = (self: IdentityTokens.IdentityTokens) =>
+      Effect.gen(function*() {
+        const before = yield* Clock.currentTimeMillis
+        if (!IdentityTokens.isRefreshable(self, before)) {
+          return yield* new IdentityNotRefreshable({ refreshExpires: self.refreshExpires, nowMs: before })
+        }
+        const body = yield* transport.postRaw(REFRESH_PATH, self.refreshToken).pipe(
+          Effect.catchTag("OperatorRejected", (error) => Effect.fail(mapRefreshRejected(error)))
+        )
+        const json = yield* decrypt(self, body)
+        const response = yield* fromEither(parseResponse("refresh", json))
+        const after = yield* Clock.currentTimeMillis
+        return yield* fromEither(validateRefreshedIdentity(response, after))
+      }).pipe(Effect.withSpan("effect-uid2/Publisher.refreshToken"))
+
+    type Step = Effect.Effect<SessionResult, RefreshIfNeededError>
+    const refreshIfNeeded = (self: IdentityTokens.IdentityTokens): Step =>
+      Effect.flatMap(IdentityTokens.sessionActionNow(self), (action): Step => {
+        switch (action) {
+          case "keep":
+            return Effect.succeed(SessionResult.Keep({ identity: self }))
+          case "drop":
+            return Effect.succeed(SessionResult.Drop({ reason: "NotRefreshable" }))
+          case "refresh":
+            return refreshToken(self).pipe(
+              Effect.map((response) =>
+                response._tag === "Success"
+                  ? SessionResult.Refreshed({ identity: response.identity })
+                  : SessionResult.Drop({ reason: "OptOut" })
+              ),
+              Effect.catchTags({
+                IdentityNotRefreshable: () => Effect.succeed(SessionResult.Drop({ reason: "NotRefreshable" })),
+                InvalidRefreshToken: () => Effect.succeed(SessionResult.Drop({ reason: "InvalidRefreshToken" })),
+                ExpiredRefreshToken: () => Effect.succeed(SessionResult.Drop({ reason: "ExpiredRefreshToken" }))
+              })
+            )
+        }
+      })
+
+    return PublisherClient.of({ generateToken, refreshToken, refreshIfNeeded })
+  })
+
+// ---------------------------------------------------------------------------
+// Layers
+
+/**
+ * The client over whatever `HttpTransport` and `Crypto` are provided.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromTransport: Layer.Layer<PublisherClient, never, HttpTransport.HttpTransport | Crypto.Crypto> =
+  Layer.effect(PublisherClient, make)
+
+/**
+ * Options of the operator-backed layers: operator URL, API key, client secret,
+ * timeout and retry policy.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Options = HttpTransport.Options
+
+/**
+ * The client with its own transport, on the `Crypto` and `HttpClient` the app
+ * provides.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (
+  options: Options
+): Layer.Layer<PublisherClient, InvalidClientSecret, Crypto.Crypto | HttpClient.HttpClient> =>
+  layerFromTransport.pipe(Layer.provide(HttpTransport.layer(options)))
+
+/**
+ * Everything in one layer: node:crypto and Node's HTTP client
+ * (`@effect/platform-node`, an optional peer, imported when the layer is
+ * built).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<PublisherClient, InvalidClientSecret> =>
+  layerFromTransport.pipe(Layer.provide(HttpTransport.layerNode(options)), Layer.provide(Crypto.layerNode))
+
+/**
+ * {@link layer} configured from `UID2_BASE_URL`, `UID2_API_KEY` and
+ * `UID2_SECRET_KEY` (secrets read as `Redacted`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<PublisherClient, InvalidClientSecret | ConfigError.ConfigError> =
+  layerFromTransport.pipe(Layer.provide(HttpTransport.layerNodeConfig), Layer.provide(Crypto.layerNode))

@@ -1,0 +1,561 @@
+// Publisher flows (publisher.md §1, §2, §4.3; conformance P-8…P-17), deterministic:
+// the real HttpTransport over a scripted mock HttpClient, under TestClock.
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import { inspect } from "node:util"
+import * as Crypto from "../src/Crypto.js"
+import * as Envelope from "../src/Envelope.js"
+import * as HttpTransport from "../src/HttpTransport.js"
+import * as IdentityTokens from "../src/IdentityTokens.js"
+import * as Publisher from "../src/Publisher.js"
+import * as TokenGenerateInput from "../src/TokenGenerateInput.js"
+
+// ---------------------------------------------------------------------------
+// Vectors (conformance.md §0, §6)
+
+const SECRET = "ioG3wKxAokmp+rERx6A4kM/13qhyolUXIu14WN16Spo="
+const API_KEY = "uid2-publisher-test-key-7Yq2"
+const P_TIMESTAMP = 1667885597644
+const P_NONCE = Buffer.from("312fe5aa08b2a049", "hex")
+const P_IV = Buffer.from("cc3ccaca9889eab3800e787e", "hex")
+const P3_ENVELOPE =
+  "Acw8ysqYieqzgA54fifdV1TB6V+da8p/AFc8Ju/IYrD77pL7WNFKiMt7QbM9mWHZwOWPyVTqSnDVNzhXRdcmIkV0ODOdll2inDo9iIZQ5oV2NvSUSWG5j6ACiXKH0JxiTPzs716eIH7P1Q=="
+
+const P8 = {
+  advertising_token:
+    "AgAAAAN6QZRCFTau+sfOlMMUY2ftElFMq2TCrcu1EAaD9WmEfoT2BWm2ZKz1tumbT00tWLffRDQ/9POXfA0O/Ljszn7FLtG5EzTBM3HYs4f5irkqeEvu38DhVCxUEpI+gZZZkynRap1oYx6AmC/ip3rk+7pmqa3r3saDs1mPRSSTm+Nh6A==",
+  user_token:
+    "AgAAAAL6aleYI4BubI5ZXMBshqmMEfCkbCJF4fLeg1sdI0BTLzj9sXsSISjkG0lMC743diC2NVy3ElkbO1lLysd+Lm6alkqevPrcuWDisQ1939YdoH6LqpwBH3FNSE4/xa3Q+94=",
+  refresh_token:
+    "AAAAAARomrP3NjjH+8mt5djfTHbmRZXjOMnAN8WpjJoe30AhUCvYksO/xoDSj77GzWv4M99DhnPl2cVco8CZFTcE10nauXI4Barr890ILnH0IIacOei5Zjwh6DycFkoXkAAuHY1zjmxb7niGLfSP2RctWkZdRVGWQv/UW/grw6+paU9bnKEWPzVvLwwdW2NgjDKu+szE6A+b5hkY+I3voKoaz8/kLDmX8ddJGLy/YOh/LIveBspSAvEg+v89OuUCwAqm8L3Rt8PxDzDnt0U4Na+AUawvvfsIhmsn/zMpRRks6GHhIAB/EQUHID8TedU8Hv1WFRsiraG9Dfn1Kc5/uYnDJhEagWc+7RgTGT+U5GqI6+afrAl5091eBLbmvXnXn9ts",
+  identity_expires: 1668059799628,
+  refresh_expires: 1668142599628,
+  refresh_from: 1668056202628,
+  refresh_response_key: "P941vVeuyjaDRVnFQ8DPd0AZnW4bPeiJPXER2K9QXcU="
+}
+const P8_JSON = JSON.stringify(P8)
+const P8_RESPONSE =
+  "RUlLWcXlSdRhpf82J8iDqeVFbZQx2MCcVaTjhf1gVPpSS3SfOMzfCB8tW8VHzY15b5ZN6FKlZ/3FjHi54H7uyyVp2BS7puWgzGiv5jxhp0hpP2fL1KdmRs8UpX2XgmdEkfeYjTzFHFhq8SfocV2MIK8Gu4QtCtQdMg1Vk9fyeIOwgRUODkHnFZN8rcZIPDdqkZRS6Rftgdizss1FSkInYNpT2Cq07iIHVREmuJdZIinK0qDjIXcXUI3oE8WzdEtd/e4/8xEEZ4HRYuhNF640hX/O+ivBgygW/nqctAr6r9zYu65zs45UYClSUNaWsvE34IWq4q61T99z8etf81lS8E/PWrskOnH968azv0/FVFlLiKks0a1W1iDqq0/pps8LBq/Eo8ByadXQITDFwT6LN9qQE1lW4bGQrY3ZgALZQHsW1eAdaedaYwGOhp81xLlrq9aRaKXdiLuil/lgUNQX51yW8U8izYIq8cue0cUMg/TDV+5YtcC5eZiQskTjMFkInjfDI8k5F5KGnVRfsj8w+mcXv0O9E7djTy6Mmt4OQ1MxDFYuzptf3GnC7GK8VHpxHc84rOZADzBcgVOfYz4x8jA3fPVMkE08fMMpzH8OpH0riQHjk95rAF3KcOss5IvmPsUy+ZgCwOloWH+dwgYy8CDTR3RYPA+zOmEk4bGwvy6hQ5JJwah43ba73IrWZpiANfyCFMr7PY1HFvp7fC+i8w8zLTxMcLgH0m8zXMJXo6IVJDhuQKM/ViSkS/ONatlQvbtFehZfMwzPeD/mDmy1JAcvAAqmiAl13ULdNrIET9zyqmJVEaDEawVckomeIJoznbBS7WEFelcueYcXBi+Tl7qTlPL8UI4AjrzYp/sfMCvCoBtQnFYQAmChmE5OCpnE0X/uCa9oUK7HrVEqgBLft25w4d1mYtMV02gZ0SB/T2MA3BeSEp6RUKrYO63+/8eYUF4pEuQEjDcdRX6rxs9lpPPLKglnn9VteJ61BjsLphwYxqwgdlHZhS6xSvqYveHwwe94QyOYeyiJiEqJ+QooUciWSyRXBfJdcE4inuzO4T/wZauocgw8ZiKJMAfPzXjSLdVNM/sosd0vIhgXvlMpj+a+B4lbsfcVjRGrwU1VPZvHlubVCxJGieW7hQ8ugzpSYibMxxvhFBCyzjKHYodllp/umuq2KmoMdbB2lOsVFtZ3ufYs7cqSTcZIgPFUXlEJs/hUFvTnUCfZ1vC+YNF4d7ngVvCdMYsOCLQNAZeMaVoSG8m/cvY2FT0MGAgLhuu+IGWMcGVYPUrjP6Hy9gpq/wEkRnnfDAo+ENmMQsYcdzg+VNREZ4p4"
+
+const P9_NOW = 1668062281329
+const P9_RESPONSE =
+  "suJBe05BsUlmulBse8Kuq6haiirs5O8wokoXQz8rxK047Q60vZQrWGy3+ufTwpIKpoMGLFGvVXpE8ifoN4Z34qPrGaJaVuCmcVTbQ8kkou/RwLp+hjoXaaTBmlqVGGbVrBzFg14KMlZLKKEh7EfABSQeUvbi3TtOzbluHZn0jCri3qJEDnSFP4tXhGjJw5ufB4GiSGOzfuw6rvRrWh+FjpNein8ijVNzA4MQAYMGrZEeKd639hCu5Q4tdkuOZKrkLTUPoeKNmt3moyQtKxztpPa/UCDJ/bOpIiLXI+vLScHG0ekhRq/5eQ7nFk3wUd9mlrA3f/+MyqkaPSjIVYvmcpzC55qh0PXLXkOzhIrLUjaIP8UzU30us+pHL2exdUZrrh4w8Pp7MZkdYzEBvc7ZyeXObNzBJNED62T7GI5UxKAndMoSPxsewttZ2MpAepfRQ9RH97eIX+Bg2KJa5WOOLK5KfVS01oKxXbwcCsGpw5sDAIiobrYdWWn9UMUhbFpbuqsmSWW4vFZR02RMHzif8N/vJkBLyvxSAlP363QULrEVMOueG91MI1W9BICYvTM06ZHYt5dz2l1GkKu+OSKAaTLvCJAWsCDgowtJcHtl0kYmZBJn/yfcc3a8SQC1dv2el1l3DWG6J8Udrci6rmOzox0MqIWkBfOqEOHFOPpV8RqYTJVYuKEigYAiAvw7RFA7ZSCwJ3nhc6GUD7XoCK96Y/TrLud3gagxRUz4D+OZUidQP01LeVW9XfBi/UGxQC1WcZ/AS7MF3byjXDJRR6MZRbTm4hkLJm1hQzGsiVNBbBR/qCwoaAI9PwvBKoZpujMzH3+HdUOubCw6sOCWfgO4cwn7TTyQAf9KJ1B6Tj+RNWe3HyImcCpfBMl8suMRh8cZX48r/Z3um4w0bNLog7L1VVA4J6G8EXvpDdkE/78mIdL7dNraZdioF/X/vP7efkDTHTLiJsGq7fZxGqqrFt/ENqhsgpq7punMq8k96sDQ7ujVc4LN0M6qPqIYiC7lT4haXtdugFaKBZp80bbV5ZM1s0VH9nw7SgJUA9RZcxYkU5x77kY+i6fUK45bDC0x0j4lPpC027CgzJhGZffZyvRCPzXYDTa9s40JswKLnKf27HwwYCTJNsnIMRBJlUSnU/JqLvzYFIBSEa2SNsD4qlvdoWqo0bZvpDquqz2mH36w3u7j5L/CoTy7dcjORPdC9/nJN/b+b/G5vjE5bcDtfek3Kc6n6ABjRnXYVstK43ghUeczUHzRwUjdX616pphGliP+bTZHtcfr2DBp2N5vMgxf4bMmhseDlzc="
+const P9 = {
+  advertising_token:
+    "AgAAAANVKWUKoXWL9OdHdxoEhRlHC9BEJucY44HF3RmJHlXzjEJ/nvySkVFeRbo3W/2Mpe9qi4haYz6psljI6ZwUq8n6jPyAR0WK5LDrTxUPibeaV9aZJoa6gNCKfJ/Z8tZtG/iWUbZkkDPmJiF7LTxqB1TQX0UvtLDbDbewsa+b+PJgEw==",
+  // not listed in conformance.md, but present in the encrypted response (kept verbatim in the stored JSON)
+  user_token:
+    "AgAAAAIlFxyzWNTuZYFdPbKb6p+Gy+kyYDaa7j8s60uKIWO2WqQuHIdFxviaDjSkweooyYuJ5muZY5o/2vJRUT6OsnYD46WNNVZQxQTsRApV7/VjMOyOLd8gAXLBMQvJvyNG++w=",
+  refresh_token:
+    "AAAAAARS93G4B29nG5kXD5C97S5wGBJcGU3NXBYME+vMqlvvgXG4RuRt+UHG6fe7hiGoK7QtQVL1qj1SdpyuiJQHeM1PfRzk5vjXEv39wedDxQNWAnJsF6I6W6HPFCJADcUd/IEk2FKTq5+al5KwL9woU82WNCCt+n6ut29Bb/F3S/blW2G7/Q2i+tImcwuTTiAZ2uYzgg/t4HfB880rpa28E/cfqJ3vsJHFGiDOUqU9JpNPFByOnxay5PQgkRlMjmea6ZfAwOCyFC69E51B3NZb3+mdx9zaHB4e6hCmk3BLPhSQzV3zOM1IRS4Rq2xO5EuEGEaSU1K3iluXTXBAOoalbjj1qln+BCu0ohA9sqfEOC/hZcmYL0YEkPHLXW2C094g",
+  identity_expires: 1668065878329,
+  refresh_expires: 1668148678329,
+  refresh_from: 1668062281329,
+  refresh_response_key: "3df27Us3KXIy4LhebjNt0DDfF0N5zGXEQ1MmJ7jIU8o="
+}
+
+const P10_KEY = "WL0AYr41Db9m6dCIPtQlTz2kE4NMx3nLmloGHkQPGSQ="
+const P10_RESPONSE = "d9I6qCdlJ6mkWYLyw2iGnCnJ5OocyQDtbbvW6YXAYKpxTXaOePQzPPJIrHnI7Io="
+
+const P11_RESPONSE =
+  `{"body":{"advertising_token":"AgAAAANsVKE9wmkKhBhOucQ26SXHAAr02EnIkXxJQP2kalEEov3h18AP7nGIhQUQQVAPKaL6y8iyyA65YtZhYHLKW+eJhXUFqm4vl+F2Gg3Q7bBu+GZ6DzY5rpDfukw3vztJccEqdkKaEdbJIIKi/jwRazQWbAJNXF4V4HUd9SExMJ+QKQ==","user_token":"AgAAAAJd/kXzNcUdHRt4iyZIzYYD+DegEYk8brfvjFFtjmJZysI82h01mo4J8mkdt8vZ6e30Zbor6rcLAJ3MeDOPG0eRD5agLn0/bgP5kAFF0HCLOtEgmaTQ0mC0NIAcQUxznKQ=","refresh_token":"AAAAAAT7HUXdgdgMjz5isYkZTlgWtgiW5YesZEZIIfFqvtqCeXGYZUvfzO896LhNeL6jlJZRfNMl8Pr63NRG0zS5atNKKU3OzVLLqd+W8xgtQd3VUndq7l6eHtVMckiQ5Z/XyuAcYP+vCe1JXzM/67SQ9VMgPV8UFMyo3UZQDuOyKlPQaav91gq/L4yTA/6EnOTUxs/sc2zegIQeYRasSMuQqXAHLOGy4v86/fLVxdjj+eEtIvrBDVAdubrITHgFmLALSHx0sdAgq+yRiEvOM+i7vfqTxcNI6zfL8y6dypI243Pm+D4n145CURT243n7ZrmF6bWUayGOZTkLdRJe4E3Mf+QewkAUZsShrofUB4ylehe1U1wedh5648+zLaTmBwC1","identity_expires":1668398943517,"refresh_expires":1668481743517,"refresh_from":1668395346517,"refresh_response_key":"7Cm2fFFbM2klAzTHEqbDnE8BFJKm02doDxI5uIcCl3Y="},"status":"success"}`
+
+const identityOf = (json: string) => Either.getOrThrow(IdentityTokens.fromJsonString(json))
+const P8_IDENTITY = identityOf(P8_JSON)
+
+// ---------------------------------------------------------------------------
+// A scripted operator behind a mock HttpClient
+
+/** Random bytes of the request envelope: nonce (8 bytes) and IV (12 bytes) of the P vectors. */
+const vectorCrypto = Layer.succeed(
+  Crypto.Crypto,
+  Crypto.makeNode((n) => new Uint8Array(n === 8 ? P_NONCE : n === 12 ? P_IV : Buffer.alloc(n)), "vectors")
+)
+const nodeCrypto = Crypto.makeNode(Crypto.seededRandom(7))
+const serverSecret = Either.getOrThrow(Envelope.parseClientSecret(Redacted.make(SECRET)))
+
+interface Seen {
+  readonly url: string
+  readonly path: string
+  readonly body: string
+  readonly authorization: string | undefined
+}
+
+interface Reply {
+  readonly status?: number
+  readonly body: string
+}
+
+type Script = (seen: Seen, nowMs: number) => Reply
+
+const json = (status: number, body: unknown): Reply => ({ status, body: JSON.stringify(body) })
+
+/** Decrypts the request envelope and answers `responseJson` enveloped with the request's nonce. */
+const enveloped = (seen: Seen, nowMs: number, responseJson: string, iv: Uint8Array = P_IV): Reply => {
+  const request = Either.getOrThrow(Envelope.decodeRequest(nodeCrypto, serverSecret, seen.body, { nowMs }))
+  return {
+    body: Envelope.encodeResponse(nodeCrypto, serverSecret, { nowMs, nonce: request.nonce, iv, json: responseJson })
+      .text
+  }
+}
+
+/** A publisher client on the real transport over a mock `HttpClient` running `script`; `seen` records requests. */
+const setup = (script: Script) => {
+  const seen: Array<Seen> = []
+  const client = Layer.succeed(
+    HttpClient.HttpClient,
+    HttpClient.make((request) =>
+      Effect.gen(function*() {
+        const body = request.body._tag === "Uint8Array" ? new TextDecoder().decode(request.body.body) : ""
+        const entry: Seen = {
+          url: request.url,
+          path: new URL(request.url).pathname,
+          body,
+          authorization: request.headers["authorization"]
+        }
+        seen.push(entry)
+        const reply = script(entry, yield* Clock.currentTimeMillis)
+        return HttpClientResponse.fromWeb(request, new Response(reply.body, { status: reply.status ?? 200 }))
+      })
+    )
+  )
+  const layer = Publisher.layerWith({
+    baseUrl: "https://operator.invalid",
+    apiKey: Redacted.make(API_KEY),
+    secretKey: Redacted.make(SECRET),
+    retry: { times: 0 }
+  }).pipe(Layer.provide([vectorCrypto, client]), Layer.orDie)
+  return { seen, layer }
+}
+
+const SECRETS = [API_KEY, SECRET, P8.advertising_token, P8.refresh_token, P8.refresh_response_key, P10_KEY]
+
+/** No printable form of the error mentions a credential or a token. */
+const expectNoSecrets = (error: unknown) => {
+  const forms = [String(error), (error as Error).message, JSON.stringify(error), inspect(error, { depth: 10 })]
+  for (const form of forms) for (const s of SECRETS) expect(form).not.toContain(s)
+}
+
+const email = (e: string) => Either.getOrThrow(TokenGenerateInput.fromEmail(e))
+
+// ---------------------------------------------------------------------------
+
+describe("Publisher.generateToken", () => {
+  it.effect("P-3/P-8: sends the P-3 envelope and decrypts the generate response into the identity", () => {
+    const { layer, seen } = setup(() => ({ body: P8_RESPONSE }))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P_TIMESTAMP)
+      const response = yield* Publisher.PublisherClient.generateToken(email("user@example.com"))
+      expect(seen).toHaveLength(1)
+      expect(seen[0]!.url).toBe("https://operator.invalid/v2/token/generate")
+      expect(seen[0]!.body).toBe(P3_ENVELOPE)
+      expect(seen[0]!.authorization).toBe(`Bearer ${API_KEY}`)
+
+      expect(Publisher.isSuccess(response)).toBe(true)
+      expect(Publisher.isOptout(response)).toBe(false)
+      expect(Publisher.identityJsonString(response)).toBe(P8_JSON)
+      const identity = Publisher.identity(response)!
+      expect(identity.advertisingToken).toBe(P8.advertising_token)
+      expect(identity.refreshToken).toBe(P8.refresh_token)
+      expect(identity.identityExpires).toBe(P8.identity_expires)
+      expect(identity.refreshExpires).toBe(P8.refresh_expires)
+      expect(identity.refreshFrom).toBe(P8.refresh_from)
+      expect(identity.refreshResponseKey).toBe(P8.refresh_response_key)
+      // the times are in 2022
+      expect(IdentityTokens.isRefreshable(identity, Date.UTC(2026, 0, 1))).toBe(false)
+      expect(IdentityTokens.isDueForRefresh(identity, Date.UTC(2026, 0, 1))).toBe(true)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("sends the compact request JSON with the TCF string (payload checked by decrypting)", () => {
+    const payloads: Array<string | undefined> = []
+    const { layer } = setup((seen, nowMs) => {
+      payloads.push(
+        Either.getOrThrow(Envelope.decodeRequest(nodeCrypto, serverSecret, seen.body, { nowMs })).json
+      )
+      return enveloped(seen, nowMs, JSON.stringify({ body: P8, status: "success" }))
+    })
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P_TIMESTAMP)
+      const input = TokenGenerateInput.withTransparencyAndConsentString(
+        email("user@example.com"),
+        "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA"
+      )
+      const response = yield* Publisher.PublisherClient.generateToken(input)
+      expect(Publisher.identityJsonString(response)).toBe(P8_JSON)
+      expect(payloads).toEqual([
+        `{"email_hash":"tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ=","tcf_consent_string":"CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA"}`
+      ])
+      // P-17: no `policy` member, even with the deprecated no-op
+      const legacy = TokenGenerateInput.doNotGenerateTokensForOptedOut(email("user@example.com"))
+      yield* Publisher.PublisherClient.generateToken(legacy)
+      expect(payloads[1]).toBe(`{"email_hash":"tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="}`)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("P-14: opt-out is a successful OptOut result", () => {
+    const { layer } = setup((seen, nowMs) => enveloped(seen, nowMs, `{"status":"optout"}`))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P_TIMESTAMP)
+      const response = yield* Publisher.PublisherClient.generateToken(email("optout@example.com"))
+      expect(response).toEqual(Publisher.TokenResponse.OptOut())
+      expect(Publisher.isOptout(response)).toBe(true)
+      expect(Publisher.isSuccess(response)).toBe(false)
+      expect(Publisher.identity(response)).toBeUndefined()
+      expect(Publisher.identityJsonString(response)).toBeUndefined()
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("insufficient_user_consent (and any other status) → UnexpectedStatus", () => {
+    const { layer } = setup((seen, nowMs) => enveloped(seen, nowMs, `{"status":"insufficient_user_consent"}`))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P_TIMESTAMP)
+      const error = yield* Effect.flip(Publisher.PublisherClient.generateToken(email("user@example.com")))
+      expect(error).toEqual(new Publisher.UnexpectedStatus({ operation: "generate", status: "insufficient_user_consent" }))
+      expect(error.message).toBe("Got unexpected token generate status: insufficient_user_consent")
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("HTTP 400 → ClientError with the operator message; 401/403 → Unauthorized; 500 stays OperatorRejected", () => {
+    const replies = [
+      json(400, { status: "client_error", message: "Invalid Identifier" }),
+      json(401, { status: "unauthorized" }),
+      json(403, { status: "unauthorized" }),
+      json(500, { status: "unknown", message: "No active encryption key available" })
+    ]
+    const { layer, seen } = setup((_, __) => replies[seen.length - 1]!)
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P_TIMESTAMP)
+      const generate = Publisher.PublisherClient.generateToken(email("user@example.com"))
+      const e400 = yield* Effect.flip(generate)
+      expect(e400).toMatchObject({
+        _tag: "ClientError",
+        operation: "generate",
+        httpStatus: 400,
+        status: "client_error",
+        operatorMessage: "Invalid Identifier"
+      })
+      expect(e400.message).toBe("token generate rejected with HTTP 400 client_error: Invalid Identifier")
+      const e401 = yield* Effect.flip(generate)
+      expect(e401).toMatchObject({ _tag: "Unauthorized", operation: "generate", httpStatus: 401 })
+      const e403 = yield* Effect.flip(generate)
+      expect(e403).toMatchObject({ _tag: "Unauthorized", httpStatus: 403 })
+      const e500 = yield* Effect.flip(generate)
+      expect(e500).toMatchObject({ _tag: "OperatorRejected", httpStatus: 500, status: "unknown" })
+      for (const e of [e400, e401, e403, e500]) expectNoSecrets(e)
+      expect(seen).toHaveLength(4)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("P-16: a garbage response or the request echoed back → EnvelopeError", () => {
+    const { layer } = setup((seen) =>
+      seen.body.length > 0 && seen.path === "/v2/token/generate" && garbage.shift() === true
+        ? { body: "this is not an encrypted response" }
+        : { body: seen.body }
+    )
+    const garbage = [true, false]
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P_TIMESTAMP)
+      const generate = Publisher.PublisherClient.generateToken(email("user@example.com"))
+      const notBase64 = yield* Effect.flip(generate)
+      expect(notBase64._tag).toBe("EnvelopeError")
+      const echoed = yield* Effect.flip(generate)
+      expect(echoed).toMatchObject({ _tag: "EnvelopeError", reason: "Decrypt" })
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a success without a usable body → InvalidResponse naming the field, never the values", () => {
+    const answers = [
+      `{"status":"success"}`,
+      JSON.stringify({ body: { ...P8, refresh_from: undefined }, status: "success" }),
+      `{"body":{}}`,
+      `[1,2]`
+    ]
+    const { layer } = setup((seen, nowMs) => enveloped(seen, nowMs, answers.shift()!))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P_TIMESTAMP)
+      const generate = Effect.flip(Publisher.PublisherClient.generateToken(email("user@example.com")))
+      const noBody = yield* generate
+      expect(noBody).toMatchObject({ _tag: "InvalidResponse", operation: "generate" })
+      expect(noBody.message).toContain("Invalid identity in token generate response")
+      const missing = yield* generate
+      expect(missing.message).toContain("refresh_from")
+      expectNoSecrets(missing)
+      expect((yield* generate).message).toBe("token generate response has no status")
+      expect((yield* generate).message).toBe("token generate response is not a JSON object")
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("works on any HttpTransport: a stub returning the decrypted JSON", () =>
+    Effect.gen(function*() {
+      const paths: Array<string> = []
+      const stub = Layer.succeed(HttpTransport.HttpTransport, {
+        post: (path, payload) => {
+          paths.push(`${path} ${new TextDecoder().decode(payload)}`)
+          return Effect.succeed(JSON.stringify({ body: P8, status: "success" }))
+        },
+        postRaw: () => Effect.die("unexpected postRaw")
+      })
+      const response = yield* Publisher.PublisherClient.generateToken(email("user@example.com")).pipe(
+        Effect.provide(Publisher.layerFromTransport.pipe(Layer.provide([stub, Crypto.layerNode])))
+      )
+      expect(Publisher.identityJsonString(response)).toBe(P8_JSON)
+      expect(paths).toEqual([`/v2/token/generate {"email_hash":"tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="}`])
+    }))
+})
+
+describe("Publisher.refreshToken", () => {
+  it.effect("P-9: posts the refresh token as-is and decrypts with refresh_response_key; validated at Clock time", () => {
+    const { layer, seen } = setup(() => ({ body: P9_RESPONSE }))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P9_NOW)
+      const response = yield* Publisher.PublisherClient.refreshToken(P8_IDENTITY)
+      expect(seen).toHaveLength(1)
+      expect(seen[0]!.url).toBe("https://operator.invalid/v2/token/refresh")
+      expect(seen[0]!.body).toBe(P8.refresh_token)
+      expect(seen[0]!.authorization).toBe(`Bearer ${API_KEY}`)
+      expect(Publisher.isSuccess(response)).toBe(true)
+      expect(Publisher.identityJsonString(response)).toBe(JSON.stringify(P9))
+      const identity = Publisher.identity(response)!
+      expect(identity.advertisingToken).toBe(P9.advertising_token)
+      expect(identity.refreshResponseKey).toBe(P9.refresh_response_key)
+      expect(IdentityTokens.isRefreshable(identity, P9_NOW)).toBe(true)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("P-10: opt-out on refresh", () => {
+    const { layer } = setup(() => ({ body: P10_RESPONSE }))
+    const identity = identityOf(JSON.stringify({ ...P8, refresh_response_key: P10_KEY }))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P9_NOW)
+      const response = yield* Publisher.PublisherClient.refreshToken(identity)
+      expect(Publisher.isOptout(response)).toBe(true)
+      expect(Publisher.isSuccess(response)).toBe(false)
+      expect(Publisher.identity(response)).toBeUndefined()
+      expect(Publisher.identityJsonString(response)).toBeUndefined()
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("P-11: a v1 session (no refresh_response_key) reads the response as plain JSON", () => {
+    const { layer } = setup(() => ({ body: P11_RESPONSE }))
+    const { refresh_response_key: _, ...v1 } = P8
+    const identity = identityOf(JSON.stringify(v1))
+    expect(identity.refreshResponseKey).toBeUndefined()
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P8.refresh_from)
+      const response = yield* Publisher.PublisherClient.refreshToken(identity)
+      expect(Publisher.isSuccess(response)).toBe(true)
+      expect(Publisher.identityJsonString(response)).toBe(JSON.stringify(JSON.parse(P11_RESPONSE).body))
+      expect(Publisher.identity(response)!.refreshResponseKey).toBe("7Cm2fFFbM2klAzTHEqbDnE8BFJKm02doDxI5uIcCl3Y=")
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("P-11: a v1 session with a non-JSON answer → InvalidResponse", () => {
+    const { layer } = setup(() => ({ body: "this is not json" }))
+    const { refresh_response_key: _, ...v1 } = P8
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P8.refresh_from)
+      const error = yield* Effect.flip(Publisher.PublisherClient.refreshToken(identityOf(JSON.stringify(v1))))
+      expect(error).toMatchObject({ _tag: "InvalidResponse", operation: "refresh" })
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("P-16: a garbage refresh response, or one under another key → EnvelopeError", () => {
+    const bodies = ["this is not an encrypted response", P10_RESPONSE]
+    const { layer } = setup(() => ({ body: bodies.shift()! }))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P9_NOW)
+      const refresh = Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
+      expect((yield* refresh)._tag).toBe("EnvelopeError")
+      expect(yield* refresh).toMatchObject({ _tag: "EnvelopeError", reason: "Decrypt" })
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a refreshed identity already expired at Clock time → InvalidResponse", () => {
+    const { layer, seen } = setup(() => ({ body: P9_RESPONSE }))
+    return Effect.gen(function*() {
+      // P-8 is still refreshable, but P-9's identity_expires has passed
+      yield* TestClock.setTime(P9.identity_expires + 1)
+      const error = yield* Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
+      expect(seen).toHaveLength(1)
+      expect(error).toEqual(
+        new Publisher.InvalidResponse({ operation: "refresh", detail: "Invalid identity in token refresh response" })
+      )
+      expect(error.message).toBe("Invalid identity in token refresh response")
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a refreshed identity that is no longer refreshable → InvalidResponse", () => {
+    const now = P9_NOW
+    const dead = { ...P9, identity_expires: now + 60_000, refresh_expires: now - 1 }
+    const key = Buffer.from(P8.refresh_response_key, "base64")
+    const body = Envelope.encodeRefreshResponse(nodeCrypto, key, {
+      iv: P_IV,
+      json: JSON.stringify({ body: dead, status: "success" })
+    }).text
+    const { layer } = setup(() => ({ body }))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(now)
+      const error = yield* Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
+      expect(error.message).toBe("Invalid identity in token refresh response")
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("an identity past refresh_expires is refused locally, without a request", () => {
+    const { layer, seen } = setup(() => ({ body: P9_RESPONSE }))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P8.refresh_expires + 1)
+      const error = yield* Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
+      expect(error).toEqual(
+        new Publisher.IdentityNotRefreshable({ refreshExpires: P8.refresh_expires, nowMs: P8.refresh_expires + 1 })
+      )
+      expect(seen).toHaveLength(0)
+      expectNoSecrets(error)
+      // exactly at refresh_expires it is still refreshable: the request goes out
+      yield* TestClock.setTime(P8.refresh_expires)
+      const late = yield* Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
+      expect(late.message).toBe("Invalid identity in token refresh response") // P-9 is stale by then
+      expect(seen).toHaveLength(1)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("unexpected refresh status → UnexpectedStatus", () => {
+    const key = Buffer.from(P8.refresh_response_key, "base64")
+    const body = Envelope.encodeRefreshResponse(nodeCrypto, key, { iv: P_IV, json: `{"status":"weird"}` }).text
+    const { layer } = setup(() => ({ body }))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P9_NOW)
+      const error = yield* Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
+      expect(error).toEqual(new Publisher.UnexpectedStatus({ operation: "refresh", status: "weird" }))
+      expect(error.message).toBe("Got unexpected token refresh status: weird")
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("HTTP 400 invalid_token / expired_token / client_error and 401 are mapped", () => {
+    const replies = [
+      json(400, { status: "invalid_token", message: "Invalid Token" }),
+      json(400, { status: "expired_token", message: "Expired Token" }),
+      json(400, { status: "client_error", message: "Required Parameter Missing: refresh_token" }),
+      json(401, { status: "unauthorized" })
+    ]
+    const { layer, seen } = setup(() => replies[seen.length - 1]!)
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P9_NOW)
+      const refresh = Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
+      const invalid = yield* refresh
+      expect(invalid).toEqual(new Publisher.InvalidRefreshToken({ operatorMessage: "Invalid Token" }))
+      const expired = yield* refresh
+      expect(expired).toEqual(new Publisher.ExpiredRefreshToken({ operatorMessage: "Expired Token" }))
+      const client = yield* refresh
+      expect(client).toMatchObject({ _tag: "ClientError", operation: "refresh", httpStatus: 400 })
+      const unauthorized = yield* refresh
+      expect(unauthorized).toMatchObject({ _tag: "Unauthorized", operation: "refresh", httpStatus: 401 })
+      for (const e of [invalid, expired, client, unauthorized]) expectNoSecrets(e)
+    }).pipe(Effect.provide(layer))
+  })
+})
+
+describe("Publisher.refreshIfNeeded", () => {
+  it.effect("Keep before refresh_from (and exactly at it), Refreshed after, Drop once not refreshable", () => {
+    const { layer, seen } = setup(() => ({ body: P9_RESPONSE }))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P8.refresh_from)
+      const keep = yield* Publisher.PublisherClient.refreshIfNeeded(P8_IDENTITY)
+      expect(keep).toEqual(Publisher.SessionResult.Keep({ identity: P8_IDENTITY }))
+      expect(seen).toHaveLength(0)
+
+      yield* TestClock.setTime(P9_NOW)
+      const refreshed = yield* Publisher.PublisherClient.refreshIfNeeded(P8_IDENTITY)
+      expect(refreshed._tag).toBe("Refreshed")
+      if (refreshed._tag === "Refreshed") expect(IdentityTokens.toJsonString(refreshed.identity)).toBe(JSON.stringify(P9))
+      expect(seen).toHaveLength(1)
+
+      yield* TestClock.setTime(P8.refresh_expires + 1)
+      const drop = yield* Publisher.PublisherClient.refreshIfNeeded(P8_IDENTITY)
+      expect(drop).toEqual(Publisher.SessionResult.Drop({ reason: "NotRefreshable" }))
+      expect(seen).toHaveLength(1)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("Drop on opt-out and on a rejected refresh token; other failures stay errors", () => {
+    const replies: Array<Reply> = [
+      { body: P10_RESPONSE },
+      json(400, { status: "expired_token", message: "Expired Token" }),
+      json(400, { status: "invalid_token", message: "Invalid Token" }),
+      json(503, { status: "error" })
+    ]
+    const { layer, seen } = setup(() => replies[seen.length - 1]!)
+    const optoutIdentity = identityOf(JSON.stringify({ ...P8, refresh_response_key: P10_KEY }))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P9_NOW)
+      expect(yield* Publisher.PublisherClient.refreshIfNeeded(optoutIdentity)).toEqual(
+        Publisher.SessionResult.Drop({ reason: "OptOut" })
+      )
+      expect(yield* Publisher.PublisherClient.refreshIfNeeded(P8_IDENTITY)).toEqual(
+        Publisher.SessionResult.Drop({ reason: "ExpiredRefreshToken" })
+      )
+      expect(yield* Publisher.PublisherClient.refreshIfNeeded(P8_IDENTITY)).toEqual(
+        Publisher.SessionResult.Drop({ reason: "InvalidRefreshToken" })
+      )
+      const error = yield* Effect.flip(Publisher.PublisherClient.refreshIfNeeded(P8_IDENTITY))
+      expect(error).toMatchObject({ _tag: "OperatorRejected", httpStatus: 503 })
+    }).pipe(Effect.provide(layer))
+  })
+})
+
+describe("Publisher layers", () => {
+  it.effect("layerConfig reads UID2_BASE_URL / UID2_API_KEY / UID2_SECRET_KEY; a bad secret fails the layer", () =>
+    Effect.gen(function*() {
+      const provider = (secret: string) =>
+        Layer.setConfigProvider(ConfigProvider.fromMap(
+          new Map([
+            ["UID2_BASE_URL", "https://operator.invalid"],
+            ["UID2_API_KEY", API_KEY],
+            ["UID2_SECRET_KEY", secret]
+          ])
+        ))
+      const ok = yield* Effect.either(
+        Effect.provide(Publisher.PublisherClient, Publisher.layerConfig.pipe(Layer.provide(provider(SECRET))))
+      )
+      expect(Either.isRight(ok)).toBe(true)
+      const bad = yield* Effect.flip(
+        Effect.provide(Publisher.PublisherClient, Publisher.layerConfig.pipe(Layer.provide(provider("nope"))))
+      )
+      expect(bad._tag).toBe("InvalidClientSecret")
+      expect(String(bad)).not.toContain(API_KEY)
+      const missing = yield* Effect.flip(
+        Effect.provide(
+          Publisher.PublisherClient,
+          Publisher.layerConfig.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map()))))
+        )
+      )
+      expect(missing._tag).toBe("ConfigError")
+    }))
+
+  it.effect("error messages never contain tokens, keys or DII", () =>
+    Effect.sync(() => {
+      const errors = [
+        new Publisher.UnexpectedStatus({ operation: "generate", status: "insufficient_user_consent" }),
+        new Publisher.ClientError({ operation: "generate", httpStatus: 400, operatorMessage: "Invalid Identifier" }),
+        new Publisher.Unauthorized({ operation: "refresh", httpStatus: 401 }),
+        new Publisher.InvalidRefreshToken({}),
+        new Publisher.ExpiredRefreshToken({}),
+        new Publisher.IdentityNotRefreshable({ refreshExpires: 1, nowMs: 2 }),
+        new Publisher.InvalidResponse({ operation: "refresh", detail: "Invalid identity in token refresh response" })
+      ]
+      for (const e of errors) {
+        expectNoSecrets(e)
+        expect(e.message.length).toBeGreaterThan(0)
+      }
+      expect(new Publisher.UnexpectedStatus({ operation: "refresh", status: "x".repeat(1000) }).message.length)
+        .toBeLessThan(300)
+    }))
+})
