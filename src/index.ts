@@ -29,6 +29,8 @@ export * as KeyRefresher from "./KeyRefresher.js"
 /** @since 0.1.0 */
 export * as KeyStore from "./KeyStore.js"
 /** @since 0.1.0 */
+export * as Publisher from "./Publisher.js"
+/** @since 0.1.0 */
 export * as Sharing from "./Sharing.js"
 /** @since 0.1.0 */
 export * as Token from "./Token.js"

@@ -7,3 +7,5 @@
 
 /** @since 0.1.0 */
 export * as Builders from "./Builders.js"
+/** @since 0.1.0 */
+export * as TestOperator from "./TestOperator.js"
