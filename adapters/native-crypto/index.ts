@@ -1,0 +1,395 @@
+/**
+ * A native `Crypto` implementation: AES-256-GCM and AES-256-CBC through a
+ * small Node-API addon (`src/native_crypto.c`) over the OpenSSL that Node
+ * ships. Each imported key keeps one OpenSSL cipher context per mode and
+ * direction with the key schedule computed once, so a decrypt only resets
+ * the IV; that is what makes it several times faster than node:crypto, which
+ * builds a fresh cipher object (and key schedule) per call.
+ *
+ * SHA-256 and random bytes still come from node:crypto.
+ *
+ * The addon is an optional build artefact (`adapters/native-crypto/build.sh`).
+ * Loading goes through `createRequire` inside a try/catch and a known-answer
+ * self-test, so a missing, stale or broken binary is a typed
+ * {@link NativeCryptoUnavailable} (for {@link layer}) or a silent fallback to
+ * node:crypto (for {@link layerBest}), never a crash.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import { createCipheriv, createHash, randomBytes } from "node:crypto"
+import { createRequire } from "node:module"
+import { fileURLToPath } from "node:url"
+import { markAsUntransferable } from "node:worker_threads"
+import { Crypto, type CryptoShape, type KeyHandle, makeNode } from "../../src/Crypto.js"
+
+/** The shape of `native_crypto.node`'s exports. */
+interface Addon {
+  readonly importKey: (secret: Uint8Array) => KeyHandle
+  readonly releaseKey: (handle: KeyHandle) => void
+  readonly gcmDecrypt: (key: KeyHandle, data: Uint8Array, start: number, end: number) => Uint8Array | undefined
+  readonly gcmEncrypt: (key: KeyHandle, nonce: Uint8Array, plaintext: Uint8Array) => Uint8Array
+  readonly cbcDecrypt: (key: KeyHandle, data: Uint8Array, start: number, end: number) => Uint8Array | undefined
+  readonly cbcEncrypt: (key: KeyHandle, iv: Uint8Array, plaintext: Uint8Array) => Uint8Array
+  readonly gcmDecryptInto: (
+    key: KeyHandle,
+    data: Uint8Array,
+    start: number,
+    end: number,
+    out: Uint8Array,
+    offset: number
+  ) => boolean
+  readonly cbcDecryptInto: (
+    key: KeyHandle,
+    data: Uint8Array,
+    start: number,
+    end: number,
+    out: Uint8Array,
+    offset: number
+  ) => number
+  readonly liveKeys: () => number
+  readonly liveContexts: () => number
+  readonly opensslVersion: string
+}
+
+/**
+ * The native primitives plus introspection for tests and diagnostics.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NativeCrypto extends CryptoShape {
+  readonly name: "native"
+  /** Where the addon was loaded from. */
+  readonly path: string
+  /** The OpenSSL the addon runs on (Node's own), e.g. `"OpenSSL 3.0.19 27 Jan 2026"`. */
+  readonly opensslVersion: string
+  /** Keys imported and not yet released or garbage collected, process-wide. */
+  readonly liveKeys: () => number
+  /** OpenSSL cipher contexts currently allocated (at most 4 per live key, created on first use). */
+  readonly liveContexts: () => number
+}
+
+/**
+ * Why the native implementation is not available.
+ *
+ * - `NotBuilt`: no binary at the expected path (run `adapters/native-crypto/build.sh`).
+ * - `LoadFailed`: the binary exists but `require` threw (wrong platform, ABI, corrupt file…).
+ * - `SelfTestFailed`: it loaded but did not reproduce node:crypto on a known-answer test.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NativeCryptoUnavailable extends Data.TaggedError("NativeCryptoUnavailable")<{
+  readonly reason: "NotBuilt" | "LoadFailed" | "SelfTestFailed"
+  readonly path: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * Where {@link load} looks by default: `build/Release/native_crypto.node` next
+ * to this module, overridable with the `EFFECT_UID2_NATIVE_CRYPTO` environment
+ * variable (e.g. for a prebuilt binary shipped elsewhere).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultPath: string = process.env["EFFECT_UID2_NATIVE_CRYPTO"] ??
+  fileURLToPath(new URL("./build/Release/native_crypto.node", import.meta.url))
+
+const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length)
+const secureRandom = (length: number): Uint8Array => view(randomBytes(length))
+
+const isAddon = (u: unknown): u is Addon => {
+  if (typeof u !== "object" || u === null) return false
+  const a = u as Record<string, unknown>
+  return [
+    "importKey",
+    "releaseKey",
+    "gcmDecrypt",
+    "gcmEncrypt",
+    "cbcDecrypt",
+    "cbcEncrypt",
+    "gcmDecryptInto",
+    "cbcDecryptInto",
+    "liveKeys",
+    "liveContexts"
+  ].every((k) => typeof a[k] === "function") && typeof a["opensslVersion"] === "string"
+}
+
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array): boolean =>
+  a !== undefined && a.length === b.length && a.every((x, i) => x === b[i])
+
+/** Known-answer check against node:crypto, including a tampered-tag and a bad-padding rejection. */
+const selfTest = (addon: Addon): string | undefined => {
+  const key = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1)
+  const nonce = Uint8Array.from({ length: 12 }, (_, i) => 200 - i)
+  const iv = Uint8Array.from({ length: 16 }, (_, i) => i * 13)
+  const plain = Uint8Array.from({ length: 69 }, (_, i) => (i * 31) & 0xff)
+  const gcm = createCipheriv("aes-256-gcm", key, nonce)
+  const gcmRef = Buffer.concat([nonce, gcm.update(plain), gcm.final(), gcm.getAuthTag()])
+  const cbc = createCipheriv("aes-256-cbc", key, iv)
+  const cbcRef = Buffer.concat([iv, cbc.update(plain), cbc.final()])
+  const handle = addon.importKey(key)
+  try {
+    if (!sameBytes(addon.gcmEncrypt(handle, nonce, plain), gcmRef)) return "gcmEncrypt mismatch"
+    const viaPool = pooled(addon)
+    for (const decrypt of [addon, viaPool]) {
+      if (!sameBytes(decrypt.gcmDecrypt(handle, gcmRef, 0, gcmRef.length), plain)) return "gcmDecrypt mismatch"
+      const tampered = Uint8Array.from(gcmRef)
+      tampered[tampered.length - 1]! ^= 1
+      if (decrypt.gcmDecrypt(handle, tampered, 0, tampered.length) !== undefined) return "gcmDecrypt accepted a bad tag"
+      if (!sameBytes(decrypt.cbcDecrypt(handle, cbcRef, 0, cbcRef.length), plain)) return "cbcDecrypt mismatch"
+      // Turn the last padding byte (69 % 16 = 5, so 11 bytes of 0x0b) into 0x00 via the previous block: must fail.
+      const badPad = Uint8Array.from(cbcRef)
+      badPad[badPad.length - 17]! ^= 0x0b
+      if (decrypt.cbcDecrypt(handle, badPad, 0, badPad.length) !== undefined) return "cbcDecrypt accepted bad padding"
+    }
+    if (!sameBytes(addon.cbcEncrypt(handle, iv, plain), cbcRef)) return "cbcEncrypt mismatch"
+    return undefined
+  } finally {
+    addon.releaseKey(handle)
+  }
+}
+
+/**
+ * Options for {@link load} / {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The addon binary; defaults to {@link defaultPath}. */
+  readonly path?: string
+  /** Source of nonces/IVs; defaults to node:crypto's CSPRNG. */
+  readonly random?: (length: number) => Uint8Array
+  /**
+   * Hand out decrypt results (up to {@link POOL_MAX_RESULT} bytes) as slices of
+   * a shared, untransferable 8 KiB buffer instead of one allocation each.
+   * Default `true`: the per-result `ArrayBuffer` allocation is a third of a
+   * native decrypt's cost. As with Node's pooled `Buffer`s (and the node
+   * implementation's CBC results, which come from `Buffer.concat`), a result's
+   * `.buffer` then also holds other results: always honour `byteOffset` and
+   * `length`. `false` gives every result its own `ArrayBuffer`.
+   */
+  readonly pool?: boolean
+}
+
+/**
+ * Size of one result pool, in bytes.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const POOL_SIZE = 8192
+
+/**
+ * The largest decrypt result served from a pool; larger ones get their own
+ * `ArrayBuffer`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const POOL_MAX_RESULT = 1024
+
+/**
+ * Bump-allocates decrypt results out of fresh 8 KiB pools. A pool is never
+ * rewritten once handed out: each new pool is a zeroed `Uint8Array`, marked
+ * untransferable so that a result's `.buffer` cannot be detached from under
+ * the others (the same protection Node gives its `Buffer` pool).
+ */
+const pooled = (addon: Addon): Pick<CryptoShape, "gcmDecrypt" | "cbcDecrypt"> => {
+  let pool = new Uint8Array(0)
+  let used = 0
+  const reserve = (room: number): void => {
+    if (used + room > pool.length) {
+      pool = new Uint8Array(POOL_SIZE)
+      markAsUntransferable(pool.buffer)
+      used = 0
+    }
+  }
+  const take = (length: number): Uint8Array => {
+    const out = pool.subarray(used, used + length)
+    used = (used + length + 7) & ~7
+    return out
+  }
+  return {
+    gcmDecrypt: (key, data, start, end) => {
+      // Anything odd (non-numbers, NaN, negative, large) goes to the allocating entry point, which rejects or
+      // handles it; the arithmetic below must not throw (e.g. on BigInts).
+      if (typeof start !== "number" || typeof end !== "number") return addon.gcmDecrypt(key, data, start, end)
+      const length = end - start - 28
+      if (!(length >= 0 && length <= POOL_MAX_RESULT)) return addon.gcmDecrypt(key, data, start, end)
+      reserve(length)
+      return addon.gcmDecryptInto(key, data, start, end, pool, used) ? take(length) : undefined
+    },
+    cbcDecrypt: (key, data, start, end) => {
+      if (typeof start !== "number" || typeof end !== "number") return addon.cbcDecrypt(key, data, start, end)
+      // The addon needs ciphertext + one block of room: exactly end - start.
+      const room = end - start
+      if (!(room > 16 && room <= POOL_MAX_RESULT)) return addon.cbcDecrypt(key, data, start, end)
+      reserve(room)
+      const length = addon.cbcDecryptInto(key, data, start, end, pool, used)
+      return length >= 0 ? take(length) : undefined
+    }
+  }
+}
+
+const fromAddon = (addon: Addon, path: string, options: Options | undefined): NativeCrypto => ({
+  name: "native",
+  path,
+  opensslVersion: addon.opensslVersion,
+  // Used as-is: no JS wrapper on these paths.
+  importKey: addon.importKey,
+  releaseKey: addon.releaseKey,
+  gcmEncrypt: addon.gcmEncrypt,
+  cbcEncrypt: addon.cbcEncrypt,
+  ...(options?.pool === false ? { gcmDecrypt: addon.gcmDecrypt, cbcDecrypt: addon.cbcDecrypt } : pooled(addon)),
+  sha256: (data) => view(createHash("sha256").update(data).digest()),
+  randomBytes: options?.random ?? secureRandom,
+  liveKeys: addon.liveKeys,
+  liveContexts: addon.liveContexts
+})
+
+const loadAddon = (path: string): Either.Either<Addon, NativeCryptoUnavailable> => {
+  let exported: unknown
+  try {
+    exported = createRequire(import.meta.url)(path)
+  } catch (cause) {
+    const code = (cause as { code?: unknown } | null)?.code
+    const notBuilt = code === "MODULE_NOT_FOUND" || code === "ENOENT"
+    return Either.left(
+      new NativeCryptoUnavailable({
+        reason: notBuilt ? "NotBuilt" : "LoadFailed",
+        path,
+        message: notBuilt
+          ? `native crypto addon not built (${path}); run adapters/native-crypto/build.sh`
+          : `native crypto addon failed to load (${path}): ${String((cause as Error | null)?.message ?? cause)}`,
+        cause
+      })
+    )
+  }
+  if (!isAddon(exported)) {
+    return Either.left(
+      new NativeCryptoUnavailable({ reason: "LoadFailed", path, message: `not the native crypto addon: ${path}` })
+    )
+  }
+  let failure: string | undefined
+  try {
+    failure = selfTest(exported)
+  } catch (cause) {
+    failure = `threw ${String(cause)}`
+  }
+  return failure === undefined ? Either.right(exported) : Either.left(
+    new NativeCryptoUnavailable({ reason: "SelfTestFailed", path, message: `native crypto self-test failed: ${failure}` })
+  )
+}
+
+const cache = new Map<string, Either.Either<Addon, NativeCryptoUnavailable>>()
+
+/**
+ * Loads (once per path) and self-tests the addon.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const load = (options?: Options): Either.Either<NativeCrypto, NativeCryptoUnavailable> => {
+  const path = options?.path ?? defaultPath
+  let addon = cache.get(path)
+  if (addon === undefined) {
+    addon = loadAddon(path)
+    cache.set(path, addon)
+  }
+  return Either.map(addon, (a) => fromAddon(a, path, options))
+}
+
+/**
+ * The native primitives, or `undefined` when the addon is unavailable.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options?: Options): NativeCrypto | undefined =>
+  Either.getOrUndefined(load(options))
+
+const describe = (crypto: CryptoShape): string =>
+  crypto.name === "native" ? `native (N-API, ${(crypto as NativeCrypto).opensslVersion})` : crypto.name
+
+/**
+ * The native layer at a given addon path; fails when the addon is unavailable.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerAt = (path: string): Layer.Layer<Crypto, NativeCryptoUnavailable> =>
+  Layer.effect(
+    Crypto,
+    Effect.gen(function*() {
+      const native = yield* load({ path })
+      yield* Effect.logInfo(`effect-uid2 Crypto implementation: ${describe(native)}`)
+      return native
+    })
+  )
+
+/**
+ * The native implementation, or node:crypto (`makeNode`, secure random) when
+ * the addon at `path` is unavailable.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerBestAt = (path: string): Layer.Layer<Crypto> =>
+  Layer.effect(
+    Crypto,
+    Effect.gen(function*() {
+      const loaded = load({ path })
+      const crypto: CryptoShape = Either.isRight(loaded) ? loaded.right : makeNode(secureRandom)
+      yield* Effect.logInfo(
+        Either.isRight(loaded)
+          ? `effect-uid2 Crypto implementation: ${describe(crypto)}`
+          : `effect-uid2 Crypto implementation: ${describe(crypto)} (native unavailable: ${loaded.left.reason})`
+      )
+      return crypto
+    })
+  )
+
+/**
+ * The native implementation; fails with {@link NativeCryptoUnavailable} when
+ * the addon is missing or broken. Logs the active implementation once.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Crypto, NativeCryptoUnavailable> = layerAt(defaultPath)
+
+/**
+ * The native implementation when it loads, else node:crypto, silently (one
+ * info log line names the implementation in use; see {@link activeName}).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerBest: Layer.Layer<Crypto> = layerBestAt(defaultPath)
+
+/**
+ * The name of the `Crypto` implementation in context: `"native"`, `"node"`,
+ * `"deterministic"`…
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const activeName: Effect.Effect<string, never, Crypto> = Effect.map(Crypto, (crypto) => crypto.name)
+
+/**
+ * Whether a `Crypto` implementation is this native one (and so exposes
+ * {@link NativeCrypto.liveKeys} and friends).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isNative = (crypto: CryptoShape): crypto is NativeCrypto =>
+  crypto.name === "native" && typeof (crypto as Partial<NativeCrypto>).liveKeys === "function"

@@ -1,0 +1,591 @@
+/*
+ * native_crypto: AES-256-GCM / AES-256-CBC primitives for effect-uid2's
+ * `Crypto` service, as a plain Node-API (C) addon over the OpenSSL that Node
+ * itself ships (the OpenSSL symbols resolve against the node binary at load
+ * time; nothing is linked in).
+ *
+ * Speed comes from keeping one EVP_CIPHER_CTX per key and direction with the
+ * AES key schedule (and GHASH table) computed once; every call re-initialises
+ * the context with a NULL key and the new IV only.
+ *
+ * Contract (mirrors CryptoShape in src/Crypto.ts):
+ *   importKey(secret: Uint8Array(32)) -> handle      (throws on bad input)
+ *   releaseKey(handle) -> undefined                  (idempotent; ignores non-handles)
+ *   gcmDecrypt(handle, data, start, end) -> Uint8Array | undefined   (never throws)
+ *   cbcDecrypt(handle, data, start, end) -> Uint8Array | undefined   (never throws)
+ *   gcmEncrypt(handle, nonce(12), plaintext) -> Uint8Array          (throws on bad input)
+ *   cbcEncrypt(handle, iv(16), plaintext) -> Uint8Array             (throws on bad input)
+ *   gcmDecryptInto(handle, data, start, end, out, offset) -> boolean          (never throws)
+ *   cbcDecryptInto(handle, data, start, end, out, offset) -> length | -1      (never throws)
+ *   liveKeys() / liveContexts() -> number   (process-wide counters, for leak tests)
+ *
+ * Safety rules followed below:
+ *   - every byte read from JS memory is inside [start, end) of a validated
+ *     Uint8Array, with 0 <= start <= end <= length and start/end integers;
+ *   - handles are externals carrying a private type tag, so any other value
+ *     (objects, other addons' externals, KeyObjects) is rejected before a
+ *     pointer is dereferenced;
+ *   - a released handle keeps its (zeroed) struct alive until the external is
+ *     garbage collected, so use-after-release and double release are checked
+ *     flag reads, never dangling pointers;
+ *   - whatever a failed operation queued in OpenSSL's error queue is cleared before returning
+ *     (as node:crypto does), so it cannot surface later as a stale node:crypto error;
+ *   - the *Into variants write only inside out[offset, offset + need), which must lie within the
+ *     target Uint8Array and must not overlap the input range.
+ */
+#include <node_api.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include <limits.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_LEN 32
+#define GCM_NONCE 12
+#define GCM_TAG 16
+#define CBC_IV 16
+#define AES_BLOCK 16
+/* OpenSSL takes int lengths: keep every length (plus a block of slack) well below INT_MAX. */
+#define MAX_LEN ((size_t)INT_MAX - 1024)
+/* CBC decrypts into a scratch buffer first (the plaintext length is only known after unpadding). */
+#define STACK_SCRATCH 2048
+/* What one key costs at most, reported to V8 so the finalizer backstop gets a fair GC pressure. */
+#define KEY_EXTERNAL_BYTES 4096
+
+enum { CTX_GCM_DEC = 0, CTX_GCM_ENC = 1, CTX_CBC_DEC = 2, CTX_CBC_ENC = 3, CTX_COUNT = 4 };
+
+typedef struct {
+  /* Lazily created, once each, on first use of that mode/direction. */
+  EVP_CIPHER_CTX* ctx[CTX_COUNT];
+  unsigned char key[KEY_LEN];
+  bool released;
+} native_key;
+
+/* Process-wide: the addon may be loaded by several worker threads. */
+static atomic_long live_keys;
+static atomic_long live_contexts;
+
+static const napi_type_tag KEY_TYPE_TAG = {0x6566666563742d75ULL, 0x6964322d6165736bULL};
+
+/* ------------------------------------------------------------------------ */
+/* Small N-API helpers                                                       */
+/* ------------------------------------------------------------------------ */
+
+static napi_value js_undefined(napi_env env) {
+  napi_value v = NULL;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+static napi_value throw_error(napi_env env, const char* code, const char* message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, code, message);
+  return NULL;
+}
+
+static napi_value throw_type_error(napi_env env, const char* code, const char* message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_type_error(env, code, message);
+  return NULL;
+}
+
+static napi_value throw_range_error(napi_env env, const char* code, const char* message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_range_error(env, code, message);
+  return NULL;
+}
+
+/* A Uint8Array (Buffer included) and nothing else; data may be NULL when len == 0.
+ * napi_get_typedarray_info fails with napi_invalid_arg on anything that is not a typed array. */
+static bool get_u8(napi_env env, napi_value value, const uint8_t** data, size_t* len) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* ptr = NULL;
+  if (napi_get_typedarray_info(env, value, &type, &length, &ptr, NULL, NULL) != napi_ok) return false;
+  if (type != napi_uint8_array) return false;
+  if (length > 0 && ptr == NULL) return false;
+  *data = (const uint8_t*)ptr;
+  *len = length;
+  return true;
+}
+
+/* An integral JS number in [0, max]. Rejects NaN, infinities, fractions, negatives and non-numbers
+ * (napi_get_value_double fails with napi_number_expected on anything but a number). */
+static bool get_index(napi_env env, napi_value value, size_t max, size_t* out) {
+  double d = 0;
+  if (napi_get_value_double(env, value, &d) != napi_ok) return false;
+  if (!(d >= 0.0) || d > (double)max || d != floor(d)) return false;
+  *out = (size_t)d;
+  return true;
+}
+
+/* The native_key behind a handle, or NULL when `value` is not one of ours. The typeof check comes
+ * first: napi_check_object_type_tag would ToObject() its argument and throw on null/undefined.
+ * The type tag then rejects externals created by anyone but importKey. */
+static native_key* get_key(napi_env env, napi_value value) {
+  napi_valuetype t;
+  if (napi_typeof(env, value, &t) != napi_ok || t != napi_external) return NULL;
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, value, &KEY_TYPE_TAG, &tagged) != napi_ok || !tagged) return NULL;
+  void* ptr = NULL;
+  if (napi_get_value_external(env, value, &ptr) != napi_ok || ptr == NULL) return NULL;
+  return (native_key*)ptr;
+}
+
+/* Wraps `length` bytes of `ab` (offset 0) in a Uint8Array; NULL on failure. */
+static napi_value u8_over(napi_env env, napi_value ab, size_t length) {
+  napi_value out = NULL;
+  if (napi_create_typedarray(env, napi_uint8_array, length, ab, 0, &out) != napi_ok) return NULL;
+  return out;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Key lifecycle                                                             */
+/* ------------------------------------------------------------------------ */
+
+static void free_contexts(native_key* k) {
+  for (int i = 0; i < CTX_COUNT; i++) {
+    if (k->ctx[i] != NULL) {
+      /* EVP_CIPHER_CTX_free cleanses the provider context (key schedule, GHASH table). */
+      EVP_CIPHER_CTX_free(k->ctx[i]);
+      k->ctx[i] = NULL;
+      atomic_fetch_sub(&live_contexts, 1);
+    }
+  }
+}
+
+/* Frees the contexts and wipes the key; the struct itself stays until finalized. */
+static bool release_key(native_key* k) {
+  if (k->released) return false;
+  k->released = true;
+  free_contexts(k);
+  OPENSSL_cleanse(k->key, sizeof k->key);
+  atomic_fetch_sub(&live_keys, 1);
+  return true;
+}
+
+/* Backstop: a handle dropped without releaseKey is freed when V8 collects it. */
+static void finalize_key(napi_env env, void* data, void* hint) {
+  (void)hint;
+  native_key* k = (native_key*)data;
+  if (k == NULL) return;
+  if (release_key(k)) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, -(int64_t)KEY_EXTERNAL_BYTES, &ignored);
+  }
+  OPENSSL_cleanse(k, sizeof *k);
+  free(k);
+}
+
+/* The context for one mode/direction, created (key schedule set) on first use. */
+static EVP_CIPHER_CTX* key_ctx(native_key* k, int which) {
+  if (k->released) return NULL;
+  EVP_CIPHER_CTX* ctx = k->ctx[which];
+  if (ctx != NULL) return ctx;
+  ctx = EVP_CIPHER_CTX_new();
+  if (ctx == NULL) return NULL;
+  const bool gcm = which == CTX_GCM_DEC || which == CTX_GCM_ENC;
+  const int enc = (which == CTX_GCM_ENC || which == CTX_CBC_ENC) ? 1 : 0;
+  int ok = EVP_CipherInit_ex(ctx, gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc(), NULL, k->key, NULL, enc) == 1;
+  if (ok && gcm) {
+    /* 12 is OpenSSL's default, but make it explicit: a different IV length would change the scheme. */
+    ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, GCM_NONCE, NULL) == 1;
+  }
+  if (!ok) {
+    EVP_CIPHER_CTX_free(ctx);
+    return NULL;
+  }
+  k->ctx[which] = ctx;
+  atomic_fetch_add(&live_contexts, 1);
+  return ctx;
+}
+
+static napi_value ImportKey(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  const uint8_t* secret = NULL;
+  size_t len = 0;
+  if (argc < 1 || !get_u8(env, argv[0], &secret, &len)) {
+    return throw_type_error(env, "ERR_NATIVE_CRYPTO_INVALID_KEY", "importKey: secret must be a Uint8Array");
+  }
+  if (len != KEY_LEN) {
+    return throw_range_error(env, "ERR_NATIVE_CRYPTO_INVALID_KEY", "importKey: secret must be 32 bytes (AES-256)");
+  }
+  native_key* k = (native_key*)calloc(1, sizeof *k);
+  if (k == NULL) return throw_error(env, "ERR_NATIVE_CRYPTO_OOM", "importKey: out of memory");
+  memcpy(k->key, secret, KEY_LEN);
+  atomic_fetch_add(&live_keys, 1);
+
+  napi_value handle = NULL;
+  if (napi_create_external(env, k, finalize_key, NULL, &handle) != napi_ok) {
+    release_key(k);
+    OPENSSL_cleanse(k, sizeof *k);
+    free(k);
+    return throw_error(env, "ERR_NATIVE_CRYPTO_INTERNAL", "importKey: cannot create handle");
+  }
+  /* From here on the finalizer owns k. */
+  if (napi_type_tag_object(env, handle, &KEY_TYPE_TAG) != napi_ok) {
+    release_key(k);
+    return throw_error(env, "ERR_NATIVE_CRYPTO_INTERNAL", "importKey: cannot tag handle");
+  }
+  int64_t ignored;
+  napi_adjust_external_memory(env, KEY_EXTERNAL_BYTES, &ignored);
+  return handle;
+}
+
+static napi_value ReleaseKey(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc >= 1) {
+    native_key* k = get_key(env, argv[0]);
+    if (k != NULL && release_key(k)) {
+      int64_t ignored;
+      napi_adjust_external_memory(env, -(int64_t)KEY_EXTERNAL_BYTES, &ignored);
+    }
+  }
+  return js_undefined(env);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Decrypt cores: validated pointers in, plaintext out                       */
+/* ------------------------------------------------------------------------ */
+
+/* Errors this addon makes OpenSSL queue are dropped before returning to JS, as node:crypto does
+ * (ClearErrorOnReturn), so a failed decrypt never surfaces as a stale error in node:crypto.
+ * Successful calls queue nothing, so the (measurably costly) ERR_set_mark is not needed. */
+static void clear_openssl_errors(void) { ERR_clear_error(); }
+
+/* AES-256-GCM over blob = nonce(12) ‖ ct ‖ tag(16), length >= 28. Writes exactly length - 28 bytes
+ * to `out` (which must have that much room; may be NULL when that is 0). False if the tag is wrong. */
+static bool gcm_decrypt_core(native_key* k, const uint8_t* blob, size_t length, uint8_t* out) {
+  const size_t ct_len = length - (GCM_NONCE + GCM_TAG);
+  unsigned char tag[GCM_TAG];
+  unsigned char empty[AES_BLOCK];
+  memcpy(tag, blob + length - GCM_TAG, GCM_TAG);
+  unsigned char* dst = ct_len > 0 ? out : empty;
+  EVP_CIPHER_CTX* ctx = key_ctx(k, CTX_GCM_DEC);
+  int n = 0, fin = 0;
+  bool ok = ctx != NULL && EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, blob) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, GCM_TAG, tag) == 1;
+  if (ok && ct_len > 0) {
+    ok = EVP_DecryptUpdate(ctx, dst, &n, blob + GCM_NONCE, (int)ct_len) == 1 && n >= 0 && (size_t)n <= ct_len;
+  }
+  /* GCM's final emits no bytes; it verifies the tag. */
+  ok = ok && EVP_DecryptFinal_ex(ctx, dst + n, &fin) == 1 && (size_t)n + (size_t)fin == ct_len;
+  if (!ok) {
+    clear_openssl_errors();
+    if (ct_len > 0) OPENSSL_cleanse(out, ct_len);
+  }
+  return ok;
+}
+
+/* AES-256-CBC + PKCS#7 over blob = iv(16) ‖ ct, ct a non-empty multiple of 16. `out` must have
+ * room for ct_len + 16 bytes (EVP_DecryptUpdate's documented worst case). On success the
+ * plaintext is out[0, *pt_len), pt_len < ct_len; on failure everything written is wiped. */
+static bool cbc_decrypt_core(native_key* k, const uint8_t* blob, size_t length, uint8_t* out, size_t* pt_len) {
+  const size_t ct_len = length - CBC_IV;
+  EVP_CIPHER_CTX* ctx = key_ctx(k, CTX_CBC_DEC);
+  int n = 0, fin = 0;
+  bool ok = ctx != NULL && EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, blob) == 1 &&
+            EVP_DecryptUpdate(ctx, out, &n, blob + CBC_IV, (int)ct_len) == 1 && n >= 0 && (size_t)n <= ct_len &&
+            EVP_DecryptFinal_ex(ctx, out + n, &fin) == 1 && fin >= 0 && (size_t)n + (size_t)fin < ct_len;
+  if (!ok) {
+    clear_openssl_errors();
+    OPENSSL_cleanse(out, ct_len + AES_BLOCK);
+    return false;
+  }
+  *pt_len = (size_t)n + (size_t)fin;
+  /* Nothing should be there, but the caller only ever sees [0, pt_len): keep the rest clean. */
+  OPENSSL_cleanse(out + *pt_len, ct_len + AES_BLOCK - *pt_len);
+  return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Decrypt entry points                                                      */
+/*   gcmDecrypt / cbcDecrypt (handle, data, start, end) -> Uint8Array | undefined                    */
+/*   gcmDecryptInto (handle, data, start, end, out, offset) -> boolean                                */
+/*   cbcDecryptInto (handle, data, start, end, out, offset) -> plaintext length, or -1                */
+/* None of them throws on bad input. The Into variants let the JS wrapper hand out slices of a        */
+/* pooled buffer instead of paying for one ArrayBuffer allocation per call.                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  native_key* key;
+  const uint8_t* blob; /* data + start */
+  size_t length;       /* end - start */
+  uint8_t* out;        /* Into variants: out + offset */
+  size_t out_room;     /* Into variants: out.length - offset */
+} decrypt_args;
+
+/* Validates (handle, data, start, end[, out, offset]); false means "bad input". */
+static bool decrypt_args_of(napi_env env, napi_callback_info info, bool into, decrypt_args* out) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < (into ? 6u : 4u)) return false;
+  native_key* k = get_key(env, argv[0]);
+  if (k == NULL || k->released) return false;
+  const uint8_t* data = NULL;
+  size_t len = 0;
+  if (!get_u8(env, argv[1], &data, &len)) return false;
+  size_t start = 0, end = 0;
+  if (!get_index(env, argv[2], len, &start) || !get_index(env, argv[3], len, &end) || start > end) return false;
+  out->key = k;
+  out->blob = data + start;
+  out->length = end - start;
+  out->out = NULL;
+  out->out_room = 0;
+  if (into) {
+    const uint8_t* target = NULL;
+    size_t target_len = 0, offset = 0;
+    if (!get_u8(env, argv[4], &target, &target_len) || !get_index(env, argv[5], target_len, &offset)) return false;
+    out->out = (uint8_t*)target + offset;
+    out->out_room = target_len - offset;
+  }
+  return true;
+}
+
+/* The output region must not overlap the input: OpenSSL does not support partial overlap. */
+static bool disjoint(const decrypt_args* a, size_t need) {
+  const uintptr_t in0 = (uintptr_t)a->blob, in1 = in0 + a->length;
+  const uintptr_t out0 = (uintptr_t)a->out, out1 = out0 + need;
+  return need == 0 || out1 <= in0 || in1 <= out0;
+}
+
+static bool gcm_length_ok(size_t length) {
+  return length >= GCM_NONCE + GCM_TAG && length - (GCM_NONCE + GCM_TAG) <= MAX_LEN;
+}
+
+static bool cbc_length_ok(size_t length) {
+  return length > CBC_IV && (length - CBC_IV) % AES_BLOCK == 0 && length - CBC_IV <= MAX_LEN;
+}
+
+static napi_value GcmDecrypt(napi_env env, napi_callback_info info) {
+  decrypt_args a;
+  if (!decrypt_args_of(env, info, false, &a) || !gcm_length_ok(a.length)) return js_undefined(env);
+  const size_t ct_len = a.length - (GCM_NONCE + GCM_TAG);
+  /* Allocate the result first and decrypt straight into it; the core wipes it if the tag is wrong. */
+  void* out = NULL;
+  napi_value ab = NULL;
+  if (napi_create_arraybuffer(env, ct_len, &out, &ab) != napi_ok || (ct_len > 0 && out == NULL)) {
+    return throw_error(env, "ERR_NATIVE_CRYPTO_OOM", "gcmDecrypt: cannot allocate the result");
+  }
+  if (!gcm_decrypt_core(a.key, a.blob, a.length, (uint8_t*)out)) return js_undefined(env);
+  napi_value result = u8_over(env, ab, ct_len);
+  return result != NULL ? result : js_undefined(env);
+}
+
+static napi_value GcmDecryptInto(napi_env env, napi_callback_info info) {
+  decrypt_args a;
+  bool ok = decrypt_args_of(env, info, true, &a) && gcm_length_ok(a.length);
+  if (ok) {
+    const size_t ct_len = a.length - (GCM_NONCE + GCM_TAG);
+    ok = a.out_room >= ct_len && disjoint(&a, ct_len) && gcm_decrypt_core(a.key, a.blob, a.length, a.out);
+  }
+  napi_value result = NULL;
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+
+static napi_value CbcDecrypt(napi_env env, napi_callback_info info) {
+  decrypt_args a;
+  if (!decrypt_args_of(env, info, false, &a) || !cbc_length_ok(a.length)) return js_undefined(env);
+  const size_t ct_len = a.length - CBC_IV;
+  /* The plaintext length is only known after unpadding: decrypt into scratch, then copy. */
+  const size_t scratch_len = ct_len + AES_BLOCK;
+  unsigned char stack_scratch[STACK_SCRATCH];
+  unsigned char* scratch = scratch_len <= sizeof stack_scratch ? stack_scratch : (unsigned char*)malloc(scratch_len);
+  if (scratch == NULL) return throw_error(env, "ERR_NATIVE_CRYPTO_OOM", "cbcDecrypt: out of memory");
+  size_t pt_len = 0;
+  napi_value result = NULL;
+  if (cbc_decrypt_core(a.key, a.blob, a.length, scratch, &pt_len)) {
+    void* out = NULL;
+    napi_value ab = NULL;
+    if (napi_create_arraybuffer(env, pt_len, &out, &ab) == napi_ok && (pt_len == 0 || out != NULL)) {
+      if (pt_len > 0) memcpy(out, scratch, pt_len);
+      result = u8_over(env, ab, pt_len);
+    }
+    OPENSSL_cleanse(scratch, pt_len);
+  }
+  if (scratch != stack_scratch) free(scratch);
+  return result != NULL ? result : js_undefined(env);
+}
+
+static napi_value CbcDecryptInto(napi_env env, napi_callback_info info) {
+  decrypt_args a;
+  int64_t written = -1;
+  if (decrypt_args_of(env, info, true, &a) && cbc_length_ok(a.length)) {
+    /* Room for ct + one block = exactly end - start. */
+    const size_t need = a.length;
+    size_t pt_len = 0;
+    if (a.out_room >= need && disjoint(&a, need) && cbc_decrypt_core(a.key, a.blob, a.length, a.out, &pt_len)) {
+      written = (int64_t)pt_len;
+    }
+  }
+  napi_value result = NULL;
+  napi_create_int64(env, written, &result);
+  return result;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Encrypt: (handle, iv, plaintext) -> Uint8Array; throws on misuse          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  native_key* key;
+  const uint8_t* iv;
+  const uint8_t* pt;
+  size_t pt_len;
+} encrypt_args;
+
+static bool encrypt_args_of(napi_env env, napi_callback_info info, size_t iv_len, encrypt_args* out) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc < 3) {
+    throw_type_error(env, "ERR_NATIVE_CRYPTO_INVALID_ARG", "encrypt: expected (key, iv, plaintext)");
+    return false;
+  }
+  native_key* k = get_key(env, argv[0]);
+  if (k == NULL) {
+    throw_type_error(env, "ERR_NATIVE_CRYPTO_INVALID_KEY", "encrypt: not a native key handle");
+    return false;
+  }
+  if (k->released) {
+    throw_error(env, "ERR_NATIVE_CRYPTO_KEY_RELEASED", "encrypt: key handle has been released");
+    return false;
+  }
+  const uint8_t* iv = NULL;
+  size_t len = 0;
+  if (!get_u8(env, argv[1], &iv, &len)) {
+    throw_type_error(env, "ERR_NATIVE_CRYPTO_INVALID_ARG", "encrypt: iv/nonce must be a Uint8Array");
+    return false;
+  }
+  if (len != iv_len) {
+    throw_range_error(env, "ERR_NATIVE_CRYPTO_INVALID_IV",
+                      iv_len == GCM_NONCE ? "gcmEncrypt: nonce must be 12 bytes" : "cbcEncrypt: iv must be 16 bytes");
+    return false;
+  }
+  const uint8_t* pt = NULL;
+  size_t pt_len = 0;
+  if (!get_u8(env, argv[2], &pt, &pt_len)) {
+    throw_type_error(env, "ERR_NATIVE_CRYPTO_INVALID_ARG", "encrypt: plaintext must be a Uint8Array");
+    return false;
+  }
+  if (pt_len > MAX_LEN) {
+    throw_range_error(env, "ERR_NATIVE_CRYPTO_TOO_LARGE", "encrypt: plaintext too large");
+    return false;
+  }
+  out->key = k;
+  out->iv = iv;
+  out->pt = pt;
+  out->pt_len = pt_len;
+  return true;
+}
+
+static napi_value GcmEncrypt(napi_env env, napi_callback_info info) {
+  encrypt_args a;
+  if (!encrypt_args_of(env, info, GCM_NONCE, &a)) return NULL;
+  const size_t total = GCM_NONCE + a.pt_len + GCM_TAG;
+  void* out = NULL;
+  napi_value ab = NULL;
+  if (napi_create_arraybuffer(env, total, &out, &ab) != napi_ok || out == NULL) {
+    return throw_error(env, "ERR_NATIVE_CRYPTO_OOM", "gcmEncrypt: cannot allocate the result");
+  }
+  unsigned char* o = (unsigned char*)out;
+  memcpy(o, a.iv, GCM_NONCE);
+
+  EVP_CIPHER_CTX* ctx = key_ctx(a.key, CTX_GCM_ENC);
+  int n = 0, fin = 0;
+  bool ok = ctx != NULL && EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, a.iv) == 1;
+  if (ok && a.pt_len > 0) ok = EVP_EncryptUpdate(ctx, o + GCM_NONCE, &n, a.pt, (int)a.pt_len) == 1;
+  ok = ok && (size_t)n == a.pt_len;
+  /* GCM final emits nothing; it is given a pointer inside the result anyway (the tag slot). */
+  ok = ok && EVP_EncryptFinal_ex(ctx, o + GCM_NONCE + a.pt_len, &fin) == 1 && fin == 0;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, GCM_TAG, o + GCM_NONCE + a.pt_len) == 1;
+  if (!ok) {
+    clear_openssl_errors();
+    OPENSSL_cleanse(out, total);
+    return throw_error(env, "ERR_NATIVE_CRYPTO_INTERNAL", "gcmEncrypt: OpenSSL failure");
+  }
+  return u8_over(env, ab, total);
+}
+
+static napi_value CbcEncrypt(napi_env env, napi_callback_info info) {
+  encrypt_args a;
+  if (!encrypt_args_of(env, info, CBC_IV, &a)) return NULL;
+  /* PKCS#7 always adds 1..16 bytes. */
+  const size_t ct_len = (a.pt_len / AES_BLOCK + 1) * AES_BLOCK;
+  const size_t total = CBC_IV + ct_len;
+  void* out = NULL;
+  napi_value ab = NULL;
+  if (napi_create_arraybuffer(env, total, &out, &ab) != napi_ok || out == NULL) {
+    return throw_error(env, "ERR_NATIVE_CRYPTO_OOM", "cbcEncrypt: cannot allocate the result");
+  }
+  unsigned char* o = (unsigned char*)out;
+  memcpy(o, a.iv, CBC_IV);
+
+  EVP_CIPHER_CTX* ctx = key_ctx(a.key, CTX_CBC_ENC);
+  int n = 0, fin = 0;
+  /* With an empty buffer (fresh init) update emits floor(pt_len / 16) blocks, final the last one. */
+  bool ok = ctx != NULL && EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, a.iv) == 1;
+  if (ok && a.pt_len > 0) {
+    ok = EVP_EncryptUpdate(ctx, o + CBC_IV, &n, a.pt, (int)a.pt_len) == 1 && (size_t)n == ct_len - AES_BLOCK;
+  }
+  ok = ok && EVP_EncryptFinal_ex(ctx, o + CBC_IV + n, &fin) == 1 && (size_t)n + (size_t)fin == ct_len;
+  if (!ok) {
+    clear_openssl_errors();
+    OPENSSL_cleanse(out, total);
+    return throw_error(env, "ERR_NATIVE_CRYPTO_INTERNAL", "cbcEncrypt: OpenSSL failure");
+  }
+  return u8_over(env, ab, total);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Introspection and registration                                            */
+/* ------------------------------------------------------------------------ */
+
+static napi_value LiveKeys(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v = NULL;
+  napi_create_int64(env, (int64_t)atomic_load(&live_keys), &v);
+  return v;
+}
+
+static napi_value LiveContexts(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v = NULL;
+  napi_create_int64(env, (int64_t)atomic_load(&live_contexts), &v);
+  return v;
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  napi_value version = NULL;
+  napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &version);
+  napi_property_descriptor props[] = {
+      {"importKey", NULL, ImportKey, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"releaseKey", NULL, ReleaseKey, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gcmDecrypt", NULL, GcmDecrypt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gcmEncrypt", NULL, GcmEncrypt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cbcDecrypt", NULL, CbcDecrypt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gcmDecryptInto", NULL, GcmDecryptInto, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cbcDecryptInto", NULL, CbcDecryptInto, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cbcEncrypt", NULL, CbcEncrypt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"liveKeys", NULL, LiveKeys, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"liveContexts", NULL, LiveContexts, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"opensslVersion", NULL, NULL, NULL, NULL, version, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}
