@@ -59,6 +59,10 @@ const GCM_NONCE = 12
 const GCM_TAG = 16
 const CBC_IV = 16
 
+// subarray() would accept negative or fractional indices; the primitives take only a real range.
+const inBounds = (data: Uint8Array, start: number, end: number): boolean =>
+  Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= data.length
+
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length)
 
 /**
@@ -72,7 +76,7 @@ export const makeNode = (random: (length: number) => Uint8Array, name = "node"):
   importKey: (secret) => createSecretKey(secret),
   releaseKey: () => {},
   gcmDecrypt: (key, data, start, end) => {
-    if (end - start < GCM_NONCE + GCM_TAG) return undefined
+    if (!inBounds(data, start, end) || end - start < GCM_NONCE + GCM_TAG) return undefined
     try {
       const decipher = createDecipheriv("aes-256-gcm", key as KeyObject, data.subarray(start, start + GCM_NONCE))
       decipher.setAuthTag(data.subarray(end - GCM_TAG, end))
@@ -93,6 +97,7 @@ export const makeNode = (random: (length: number) => Uint8Array, name = "node"):
     return out
   },
   cbcDecrypt: (key, data, start, end) => {
+    if (!inBounds(data, start, end)) return undefined
     const length = end - start - CBC_IV
     if (length <= 0 || length % 16 !== 0) return undefined
     try {

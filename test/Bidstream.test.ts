@@ -4,13 +4,12 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import { BidstreamClient, layerFromKeyStore } from "../src/Bidstream.js"
-import * as Crypto from "../src/Crypto.js"
 import { decrypt } from "../src/Decryption.js"
 import * as Base64 from "../src/internal/base64.js"
 import * as KeyRing from "../src/KeyRing.js"
 import * as KeyStore from "../src/KeyStore.js"
 import { bidstreamRing, conformanceKeys, key, keyRing, token } from "../src/testing/Builders.js"
-import { bidstreamBody, crypto, EXAMPLE_UID, PHONE_UID, ringOf, sharingBody } from "./fixtures.js"
+import { bidstreamBody, crypto, CryptoLive, EXAMPLE_UID, PHONE_UID, ringOf, sharingBody } from "./fixtures.js"
 
 const NOW = Date.UTC(2025, 0, 15, 12)
 const MIN = 60_000
@@ -201,7 +200,7 @@ describe("bidstream decrypt (conformance §3.1, §3.2)", () => {
 
 describe("BidstreamClient service", () => {
   const layer = (ring: KeyRing.KeyRing) =>
-    layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(ring), Crypto.layerNode)))
+    layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(ring), CryptoLive)))
 
   it.effect("decrypts at TestClock time and fails with catchTag-able errors", () =>
     Effect.gen(function*() {
@@ -230,7 +229,7 @@ describe("BidstreamClient service", () => {
       expect((yield* client.decrypt(text)).uid).toBe(EXAMPLE_UID)
       expect((yield* Effect.flip(client.decrypt("garbage!")))._tag).toBe("VersionNotSupported") // "garb" decodes
       expect((yield* Effect.flip(client.decrypt("!garbage")))._tag).toBe("InvalidPayload")
-    }).pipe(Effect.provide(layerFromKeyStore.pipe(Layer.provideMerge(Layer.mergeAll(KeyStore.layerMemory, Crypto.layerNode))))))
+    }).pipe(Effect.provide(layerFromKeyStore.pipe(Layer.provideMerge(Layer.mergeAll(KeyStore.layerMemory, CryptoLive))))))
 
   it("decryptSync defaults to the wall clock", () => {
     const now = Date.now()

@@ -2,13 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
-import * as Crypto from "../src/Crypto.js"
 import { decrypt, encryptRawUid } from "../src/Decryption.js"
 import * as KeyRing from "../src/KeyRing.js"
 import * as KeyStore from "../src/KeyStore.js"
 import { layerFromKeyStore, SharingClient } from "../src/Sharing.js"
 import { conformanceKeys, key, keyRing, sharingRing, token } from "../src/testing/Builders.js"
-import { crypto, EXAMPLE_UID, PHONE_UID } from "./fixtures.js"
+import { crypto, CryptoDeterministic, CryptoLive, EXAMPLE_UID, PHONE_UID } from "./fixtures.js"
 
 const NOW = Date.UTC(2025, 0, 15, 12)
 const MIN = 60_000
@@ -137,7 +136,7 @@ describe("sharing encrypt (decrypt-rules.md §6, conformance §2, §3.3)", () =>
 })
 
 describe("SharingClient service", () => {
-  const layer = layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW, { tokenExpirySeconds: 3600 })), Crypto.layerDeterministic(7))))
+  const layer = layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW, { tokenExpirySeconds: 3600 })), CryptoDeterministic(7))))
 
   it.effect("encrypt/decrypt at TestClock time, batches, and catchTag", () =>
     Effect.gen(function*() {
@@ -160,9 +159,9 @@ describe("SharingClient service", () => {
   it.effect("the deterministic crypto layer makes encrypt reproducible", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(NOW)
-      const run = Effect.provide(SharingClient.encrypt(EXAMPLE_UID), layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), Crypto.layerDeterministic(99)))))
+      const run = Effect.provide(SharingClient.encrypt(EXAMPLE_UID), layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), CryptoDeterministic(99)))))
       expect(yield* run).toBe(yield* run)
-      const live = Effect.provide(SharingClient.encrypt(EXAMPLE_UID), layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), Crypto.layerNode))))
+      const live = Effect.provide(SharingClient.encrypt(EXAMPLE_UID), layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), CryptoLive))))
       expect(yield* live).not.toBe(yield* live)
     }))
 })

@@ -1,15 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
-import { makeNode } from "../src/Crypto.js"
 import { decrypt, encryptRawUid } from "../src/Decryption.js"
 import * as Base64 from "../src/internal/base64.js"
 import { fromHex, toHex } from "../src/internal/bytes.js"
 import * as KeyRing from "../src/KeyRing.js"
 import * as Token from "../src/Token.js"
 import { key, keyRing } from "../src/testing/Builders.js"
-import { EXAMPLE_UID, MASTER_SECRET, PHONE_UID, SITE_SECRET } from "./fixtures.js"
+import { EXAMPLE_UID, MASTER_SECRET, PHONE_UID, selectCrypto, SITE_SECRET } from "./fixtures.js"
 
-const node = makeNode(() => {
+const node = selectCrypto(() => {
   throw new Error("these tests pass nonces explicitly")
 })
 
@@ -48,6 +47,10 @@ const common = {
   established: ESTABLISHED,
   refreshed: GENERATED
 }
+
+it("runs on the Crypto layer UID2_TEST_CRYPTO selects", () => {
+  expect(node.name).toBe(process.env["UID2_TEST_CRYPTO"] === "native" ? "native" : "node")
+})
 
 describe("Base64 (conformance §1)", () => {
   const cases: Array<[string, string, string]> = [
