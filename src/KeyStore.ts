@@ -11,8 +11,8 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import { type KeyRing, releaseHandles } from "./KeyRing.js"
 
 /**
@@ -41,7 +41,7 @@ export interface KeyStoreShape {
   readonly load: Effect.Effect<Option.Option<KeyRing>, KeyStoreError>
   /** Makes `ring` current and persists it. */
   readonly set: (ring: KeyRing) => Effect.Effect<void, KeyStoreError>
-  /** Every ring that becomes current, from here or from another process. */
+  /** The current ring (if any) on subscription, then every ring that becomes current, from here or from another process. */
   readonly changes: Stream.Stream<KeyRing>
 }
 
@@ -59,7 +59,8 @@ export class KeyStore extends Context.Tag("effect-uid2/KeyStore")<KeyStore, KeyS
  * @category constructors
  */
 export const makeCurrentRing = Effect.gen(function*() {
-  const pubsub = yield* PubSub.unbounded<KeyRing>()
+  const ref = yield* SubscriptionRef.make<KeyRing | undefined>(undefined)
+  // A plain mirror of the ref: the hot path reads it without running an Effect.
   let current: KeyRing | undefined
   const swap = (ring: KeyRing) =>
     Effect.suspend(() => {
@@ -67,12 +68,12 @@ export const makeCurrentRing = Effect.gen(function*() {
       current = ring
       // Decrypts are synchronous, so nothing can still be using the old ring's handles.
       if (previous !== undefined && previous !== ring) releaseHandles(previous)
-      return PubSub.publish(pubsub, ring)
-    }).pipe(Effect.asVoid)
+      return SubscriptionRef.set(ref, ring)
+    })
   return {
     current: (): KeyRing | undefined => current,
     swap,
-    changes: Stream.fromPubSub(pubsub)
+    changes: ref.changes.pipe(Stream.filter((ring): ring is KeyRing => ring !== undefined))
   }
 })
 

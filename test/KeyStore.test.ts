@@ -1,0 +1,55 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as NativeCrypto from "../adapters/native-crypto/index.js"
+import { decrypt } from "../src/Decryption.js"
+import * as KeyStore from "../src/KeyStore.js"
+import { bidstreamRing, token } from "../src/testing/Builders.js"
+
+const NOW = Date.UTC(2025, 0, 15, 12)
+
+describe("KeyStore (memory)", () => {
+  it.effect("holds the current ring, loads it, and publishes it then every change", () =>
+    Effect.gen(function*() {
+      const store = yield* KeyStore.makeMemory()
+      expect(store.current()).toBeUndefined()
+      expect(yield* store.load).toEqual(Option.none())
+      const a = bidstreamRing(NOW)
+      const b = bidstreamRing(NOW + 1)
+      yield* store.set(a)
+      const first = yield* Deferred.make<void>()
+      const seen: Array<unknown> = []
+      const subscriber = yield* store.changes.pipe(
+        Stream.take(2),
+        Stream.runForEach((ring) => Effect.zipRight(Effect.sync(() => seen.push(ring)), Deferred.succeed(first, undefined))),
+        Effect.fork
+      )
+      yield* Deferred.await(first) // a subscriber first sees the current ring
+      yield* store.set(b)
+      yield* Fiber.join(subscriber)
+      expect(seen).toEqual([a, b])
+      expect(store.current()).toBe(b)
+      expect(Option.getOrThrow(yield* store.load)).toBe(b)
+    }))
+
+  it.effect("frees the crypto handles of a replaced ring: no leak across rotations", () =>
+    Effect.gen(function*() {
+      const native = Either.getOrThrowWith(NativeCrypto.load(), (e) => new Error(`${e.message}; run npm run build:native`))
+      const baseline = native.liveKeys()
+      const store = yield* KeyStore.makeMemory()
+      for (let rotation = 0; rotation < 50; rotation++) {
+        const ring = bidstreamRing(NOW + rotation)
+        yield* store.set(ring)
+        const text = token({ masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now: NOW })
+        expect(decrypt(store.current(), native, text, NOW, { clientType: "bidstream" })._tag).toBe("DecryptedToken")
+        // the ring in use holds exactly its two key handles
+        expect(native.liveKeys() - baseline).toBe(2)
+      }
+      yield* store.set(bidstreamRing(NOW))
+      expect(native.liveKeys() - baseline).toBe(0)
+    }))
+})
