@@ -9,3 +9,5 @@
 export * as Builders from "./Builders.js"
 /** @since 0.1.0 */
 export * as TestOperator from "./TestOperator.js"
+/** @since 0.1.0 */
+export * as Arbitraries from "./Arbitraries.js"
