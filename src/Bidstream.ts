@@ -13,7 +13,7 @@ import * as Layer from "effect/Layer"
 import { Crypto } from "./Crypto.js"
 import { decrypt as decryptCore, type DecryptResult } from "./Decryption.js"
 import type { DecryptError, InvalidClientSecret } from "./Errors.js"
-import { liftDecrypt } from "./internal/lift.js"
+import { decryptExit, fiberNow } from "./internal/lift.js"
 import { type ClientOptions, KeyRefresher, type Options as RefreshOptions, type RefreshError } from "./KeyRefresher.js"
 import { KeyStore } from "./KeyStore.js"
 import { fromConfig, standalone, withOperator } from "./internal/operatorLayers.js"
@@ -37,6 +37,8 @@ export interface BidstreamClientShape {
    * error as a value, at `nowMs` (default: the wall clock).
    */
   readonly decryptSync: (token: string, domainOrAppName?: string | null, nowMs?: number) => DecryptResult
+  /** Decrypts many tokens for one domain, reading the ring and the clock once; failures are returned in place. */
+  readonly decryptAll: (tokens: Iterable<string>, domainOrAppName?: string | null) => Effect.Effect<Array<DecryptResult>>
 }
 
 /**
@@ -54,9 +56,16 @@ export class BidstreamClient extends Context.Tag("effect-uid2/BidstreamClient")<
   static get awaitReady(): Effect.Effect<void, never, KeyRefresher> {
     return Effect.flatMap(KeyRefresher, (refresher) => refresher.awaitReady)
   }
-  /** `yield* BidstreamClient.decrypt(token, domain)` */
-  static decrypt(token: string, domainOrAppName?: string | null) {
-    return Effect.flatMap(BidstreamClient, (client) => client.decrypt(token, domainOrAppName))
+  /** `yield* BidstreamClient.decrypt(token, domain)`: one Effect step, whatever the outcome. */
+  static decrypt(
+    token: string,
+    domainOrAppName?: string | null
+  ): Effect.Effect<DecryptedToken, DecryptError, BidstreamClient> {
+    return Effect.withFiberRuntime<DecryptedToken, DecryptError, BidstreamClient>((fiber) =>
+      decryptExit(
+        Context.unsafeGet(fiber.currentContext, BidstreamClient).decryptSync(token, domainOrAppName, fiberNow(fiber))
+      )
+    )
   }
 }
 
@@ -75,9 +84,14 @@ export const make: Effect.Effect<BidstreamClientShape, never, KeyStore | Crypto>
   return {
     decryptSync,
     decrypt: (token, domainOrAppName) =>
-      Effect.clockWith((clock) =>
-        liftDecrypt(decryptSync(token, domainOrAppName, clock.unsafeCurrentTimeMillis()))
-      )
+      Effect.withFiberRuntime((fiber) => decryptExit(decryptSync(token, domainOrAppName, fiberNow(fiber)))),
+    decryptAll: (tokens, domainOrAppName) =>
+      Effect.withFiberRuntime((fiber) => {
+        const ring = store.current()
+        const now = fiberNow(fiber)
+        const options = { clientType: "bidstream", domainOrAppName } as const
+        return Effect.succeed(Array.from(tokens, (token) => decryptCore(ring, crypto, token, now, options)))
+      })
   }
 })
 

@@ -12,7 +12,7 @@ import * as Layer from "effect/Layer"
 import { Crypto } from "./Crypto.js"
 import { decrypt as decryptCore, type DecryptResult, encryptRawUid } from "./Decryption.js"
 import type { DecryptError, InvalidClientSecret, EncryptError } from "./Errors.js"
-import { liftDecrypt, liftEncrypt } from "./internal/lift.js"
+import { decryptExit, encryptExit, fiberNow } from "./internal/lift.js"
 import { type ClientOptions, KeyRefresher, type Options as RefreshOptions, type RefreshError } from "./KeyRefresher.js"
 import { KeyStore } from "./KeyStore.js"
 import { fromConfig, standalone, withOperator } from "./internal/operatorLayers.js"
@@ -52,13 +52,17 @@ export class SharingClient extends Context.Tag("effect-uid2/SharingClient")<Shar
   static get awaitReady(): Effect.Effect<void, never, KeyRefresher> {
     return Effect.flatMap(KeyRefresher, (refresher) => refresher.awaitReady)
   }
-  /** `yield* SharingClient.encrypt(rawUid)` */
-  static encrypt(rawUid: string) {
-    return Effect.flatMap(SharingClient, (client) => client.encrypt(rawUid))
+  /** `yield* SharingClient.encrypt(rawUid)`: one Effect step, whatever the outcome. */
+  static encrypt(rawUid: string): Effect.Effect<string, EncryptError, SharingClient> {
+    return Effect.withFiberRuntime<string, EncryptError, SharingClient>((fiber) =>
+      encryptExit(Context.unsafeGet(fiber.currentContext, SharingClient).encryptSync(rawUid, fiberNow(fiber)))
+    )
   }
-  /** `yield* SharingClient.decrypt(token)` */
-  static decrypt(token: string) {
-    return Effect.flatMap(SharingClient, (client) => client.decrypt(token))
+  /** `yield* SharingClient.decrypt(token)`: one Effect step, whatever the outcome. */
+  static decrypt(token: string): Effect.Effect<DecryptedToken, DecryptError, SharingClient> {
+    return Effect.withFiberRuntime<DecryptedToken, DecryptError, SharingClient>((fiber) =>
+      decryptExit(Context.unsafeGet(fiber.currentContext, SharingClient).decryptSync(token, fiberNow(fiber)))
+    )
   }
 }
 
@@ -80,26 +84,20 @@ export const make: Effect.Effect<SharingClientShape, never, KeyStore | Crypto> =
   return {
     encryptSync,
     decryptSync,
-    encrypt: (rawUid) =>
-      Effect.clockWith((clock) => liftEncrypt(encryptSync(rawUid, clock.unsafeCurrentTimeMillis()))),
-    decrypt: (token) =>
-      Effect.clockWith((clock) => liftDecrypt(decryptSync(token, clock.unsafeCurrentTimeMillis()))),
+    encrypt: (rawUid) => Effect.withFiberRuntime((fiber) => encryptExit(encryptSync(rawUid, fiberNow(fiber)))),
+    decrypt: (token) => Effect.withFiberRuntime((fiber) => decryptExit(decryptSync(token, fiberNow(fiber)))),
     encryptAll: (rawUids) =>
-      Effect.clockWith((clock) =>
-        Effect.sync(() => {
-          const ring = store.current()
-          const now = clock.unsafeCurrentTimeMillis()
-          return Array.from(rawUids, (uid) => encryptRawUid(ring, crypto, uid, now))
-        })
-      ),
+      Effect.withFiberRuntime((fiber) => {
+        const ring = store.current()
+        const now = fiberNow(fiber)
+        return Effect.succeed(Array.from(rawUids, (uid) => encryptRawUid(ring, crypto, uid, now)))
+      }),
     decryptAll: (tokens) =>
-      Effect.clockWith((clock) =>
-        Effect.sync(() => {
-          const ring = store.current()
-          const now = clock.unsafeCurrentTimeMillis()
-          return Array.from(tokens, (token) => decryptCore(ring, crypto, token, now, SHARING))
-        })
-      )
+      Effect.withFiberRuntime((fiber) => {
+        const ring = store.current()
+        const now = fiberNow(fiber)
+        return Effect.succeed(Array.from(tokens, (token) => decryptCore(ring, crypto, token, now, SHARING)))
+      })
   }
 })
 

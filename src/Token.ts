@@ -235,6 +235,9 @@ export interface LayerNonces {
   readonly site: Uint8Array
 }
 
+// Every byte of each buffer below is written, so uninitialised (pooled, cheaper) memory is safe.
+const alloc = (length: number): Uint8Array => Buffer.allocUnsafe(length)
+
 const DEFAULT_OPERATOR: OperatorIdentity = { siteId: 0, type: 1, version: 0, keyId: 0 }
 
 /**
@@ -254,19 +257,19 @@ export const encode = (
   if (fields.version === 2) {
     if (nonces.master.length !== 16 || nonces.site.length !== 16) return undefined
     const id = new TextEncoder().encode(fields.uid)
-    const identity = new Uint8Array(20 + id.length)
+    const identity = alloc(20 + id.length)
     writeInt32(identity, 0, fields.siteId)
     writeInt32(identity, 4, id.length)
     identity.set(id, 8)
     writeInt32(identity, 8 + id.length, fields.privacyBits)
     writeInt64(identity, 12 + id.length, fields.established)
     const identityBlob = crypto.cbcEncrypt(siteKey, nonces.site, identity)
-    const master = new Uint8Array(12 + identityBlob.length)
+    const master = alloc(12 + identityBlob.length)
     writeInt64(master, 0, fields.expiry)
     writeInt32(master, 8, fields.siteKeyId)
     master.set(identityBlob, 12)
     const masterBlob = crypto.cbcEncrypt(masterKey, nonces.master, master)
-    const token = new Uint8Array(5 + masterBlob.length)
+    const token = alloc(5 + masterBlob.length)
     token[0] = VersionByte.v2
     writeInt32(token, 1, fields.masterKeyId)
     token.set(masterBlob, 5)
@@ -275,7 +278,7 @@ export const encode = (
   if (nonces.master.length !== 12 || nonces.site.length !== 12) return undefined
   const rawUid = Base64.decode(fields.uid)
   if (rawUid === undefined) return undefined
-  const site = new Uint8Array(36 + rawUid.length)
+  const site = alloc(36 + rawUid.length)
   writeInt32(site, 0, fields.siteId)
   writeInt64(site, 4, fields.publisherId ?? 0)
   writeInt32(site, 12, fields.clientKeyId ?? 0)
@@ -285,7 +288,7 @@ export const encode = (
   site.set(rawUid, 36)
   const siteBlob = crypto.gcmEncrypt(siteKey, nonces.site, site)
   const operator = fields.operator ?? DEFAULT_OPERATOR
-  const master = new Uint8Array(33 + siteBlob.length)
+  const master = alloc(33 + siteBlob.length)
   writeInt64(master, 0, fields.expiry)
   writeInt64(master, 8, fields.generated)
   writeInt32(master, 16, operator.siteId)
@@ -295,7 +298,7 @@ export const encode = (
   writeInt32(master, 29, fields.siteKeyId)
   master.set(siteBlob, 33)
   const masterBlob = crypto.gcmEncrypt(masterKey, nonces.master, master)
-  const token = new Uint8Array(6 + masterBlob.length)
+  const token = alloc(6 + masterBlob.length)
   token[0] = fields.prefixByte ?? prefixByte(fields.identityScope, fields.identityType)
   token[1] = fields.version === 3 ? VersionByte.v3 : VersionByte.v4
   writeInt32(token, 2, fields.masterKeyId)

@@ -20,11 +20,11 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import { createCipheriv, createHash, randomBytes } from "node:crypto"
+import { createCipheriv, createHash } from "node:crypto"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import { markAsUntransferable } from "node:worker_threads"
-import { Crypto, type CryptoShape, type KeyHandle, makeNode } from "../../src/Crypto.js"
+import { Crypto, type CryptoShape, type KeyHandle, makeNode, secureRandom } from "../../src/Crypto.js"
 
 /** The shape of `native_crypto.node`'s exports. */
 interface Addon {
@@ -102,7 +102,6 @@ export const defaultPath: string = process.env["EFFECT_UID2_NATIVE_CRYPTO"] ??
   fileURLToPath(new URL("./build/Release/native_crypto.node", import.meta.url))
 
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length)
-const secureRandom = (length: number): Uint8Array => view(randomBytes(length))
 
 const isAddon = (u: unknown): u is Addon => {
   if (typeof u !== "object" || u === null) return false

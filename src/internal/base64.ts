@@ -7,20 +7,6 @@
  * of the same bytes would let a flipped bit go unnoticed.
  */
 
-const STD = 1
-const URL = 2
-// Per character code: which alphabets contain it (0 = neither).
-const ALPHABET = new Uint8Array(128)
-for (let c = 0; c < 26; c++) {
-  ALPHABET[65 + c] = STD | URL
-  ALPHABET[97 + c] = STD | URL
-}
-for (let c = 48; c < 58; c++) ALPHABET[c] = STD | URL
-ALPHABET[43] = STD // +
-ALPHABET[47] = STD // /
-ALPHABET[45] = URL // -
-ALPHABET[95] = URL // _
-
 const VALUE = new Uint8Array(128)
 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".split("").forEach((ch, i) => {
   VALUE[ch.charCodeAt(0)] = i
@@ -31,7 +17,12 @@ VALUE[95] = 63
 /** Which alphabets a decode accepts. */
 export type Alphabet = "standard" | "url" | "either"
 
-const mask = (alphabet: Alphabet): number => alphabet === "standard" ? STD : alphabet === "url" ? URL : STD | URL
+// One anchored test per alphabet is several times faster than a per-character loop.
+const ALPHABET: Record<Alphabet, RegExp> = {
+  standard: /^[A-Za-z0-9+/]*$/,
+  url: /^[A-Za-z0-9_-]*$/,
+  either: /^[A-Za-z0-9+/_-]*$/
+}
 
 /**
  * Decodes Base64 text. `=` padding is optional but, when present, must make the
@@ -46,17 +37,16 @@ export const decode = (text: string, alphabet: Alphabet = "standard"): Uint8Arra
   }
   const rem = end % 4
   if (rem === 1) return undefined
-  const allowed = mask(alphabet)
-  for (let i = 0; i < end; i++) {
-    const c = text.charCodeAt(i)
-    if (c >= 128 || (ALPHABET[c]! & allowed) === 0) return undefined
-  }
+  const data = end === text.length ? text : text.slice(0, end)
+  if (!ALPHABET[alphabet].test(data)) return undefined
   // Canonical form: the unused low bits of the last character must be zero.
   if (rem !== 0) {
     const last = VALUE[text.charCodeAt(end - 1)]!
     if ((rem === 2 ? last & 0x0f : last & 0x03) !== 0) return undefined
   }
-  const buf = Buffer.from(end === text.length ? text : text.slice(0, end), "base64")
+  // Node's base64url decoder reads both alphabets (validated above) and is the faster of the two.
+  const buf = Buffer.from(data, "base64url")
+  // A plain Uint8Array view keeps the byte readers monomorphic.
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
 }
 

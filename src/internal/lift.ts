@@ -1,12 +1,22 @@
-import * as Effect from "effect/Effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import type { DecryptResult } from "../Decryption.js"
 import type { DecryptError, EncryptError } from "../Errors.js"
 import type { DecryptedToken } from "../Token.js"
 
-/** Lifts a core decrypt result into an Effect without any wrapper allocation. */
-export const liftDecrypt = (result: DecryptResult): Effect.Effect<DecryptedToken, DecryptError> =>
-  result._tag === "DecryptedToken" ? Effect.succeed(result) : Effect.fail(result)
+/**
+ * The time of the running fiber's `Clock` (TestClock in tests), read inside
+ * `Effect.withFiberRuntime` so a decrypt costs one Effect step, not three.
+ */
+export const fiberNow = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>
+  Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
 
-/** Lifts a core encrypt result (token text or error) into an Effect. */
-export const liftEncrypt = (result: string | EncryptError): Effect.Effect<string, EncryptError> =>
-  typeof result === "string" ? Effect.succeed(result) : Effect.fail(result)
+/** A core decrypt result as an Exit (an Effect in Effect 3) without a further step. */
+export const decryptExit = (result: DecryptResult): Exit.Exit<DecryptedToken, DecryptError> =>
+  result._tag === "DecryptedToken" ? Exit.succeed(result) : Exit.fail(result)
+
+/** A core encrypt result (token text or error) as an Exit. */
+export const encryptExit = (result: string | EncryptError): Exit.Exit<string, EncryptError> =>
+  typeof result === "string" ? Exit.succeed(result) : Exit.fail(result)
