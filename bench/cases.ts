@@ -105,6 +105,14 @@ const decryptArms = (clients: Clients, tokens: TokenSet, perCall: boolean): Arra
       run: () => bidstream.runSync(Effect.forEach(texts, (t) => Bidstream.BidstreamClient.decrypt(t))).length
     },
     {
+      id: `${name} effect-decryptAll`,
+      api: "effect-decryptAll",
+      crypto: name,
+      tokensPerRun: n,
+      // The batch API: one Effect for the whole batch, ring and clock read once.
+      run: () => bidstream.runSync(Effect.flatMap(Bidstream.BidstreamClient, (c) => c.decryptAll(texts))).length
+    },
+    {
       id: `${name} sync`,
       api: "sync",
       crypto: name,

@@ -4,9 +4,9 @@
  * generic over `CryptoShape`.
  */
 import { existsSync } from "node:fs"
-import { randomBytes } from "node:crypto"
 import { fileURLToPath } from "node:url"
-import { type CryptoShape, makeNode } from "../src/Crypto.js"
+import * as Effect from "effect/Effect"
+import { Crypto, type CryptoShape, layerNode } from "../src/Crypto.js"
 
 export interface CryptoUnderTest {
   /** Short name used in the table and the JSON (`node`, `native`, …). */
@@ -22,12 +22,10 @@ export interface LayerNote {
   readonly detail: string
 }
 
-const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length)
-
-/** The default layer exactly as `Crypto.layerNode` builds it. */
+/** The default layer, built by `Crypto.layerNode` itself. */
 export const nodeLayer = (): CryptoUnderTest => ({
   name: "node",
-  crypto: makeNode((n) => view(randomBytes(n))),
+  crypto: Effect.runSync(Effect.provide(Crypto, layerNode)),
   detail: `node:crypto (${process.versions.openssl === undefined ? "OpenSSL" : `OpenSSL ${process.versions.openssl}`})`
 })
 

@@ -11,7 +11,7 @@
  *   --layers a,b       subset of Crypto layers by name (node, native, …)
  *   --clock cpu|wall   time samples by process CPU time (default) or wall time
  *   --no-gc            don't collect garbage around samples (see HarnessOptions.gcPerSample)
- *   --apis a,b         only these SDK rows: effect-batch, effect-per-call, effect-encryptAll, sync
+ *   --apis a,b         only these SDK rows: effect-batch, effect-per-call, effect-decryptAll, effect-encryptAll, sync
  *   --no-per-call      skip the runSync-per-token rows
  *   --variants         add comparison arms (alternative baselines)
  *
@@ -25,6 +25,7 @@ import { cpus } from "node:os"
 import { performance } from "node:perf_hooks"
 import { ALL_OPS, type OpName, setup } from "./cases.js"
 import { type ArmResult, checksum, type ClockKind, gcFunction, measureGroup } from "./harness.js"
+import { formatKeys, measureKeys } from "./keys.js"
 import { cryptoLayers } from "./layers.js"
 
 const GOAL = 0.8
@@ -206,7 +207,7 @@ const main = async () => {
     for (const op of ["decrypt-v4", "encrypt-v4"] as const) {
       const group = results.find((g) => g.op === op)
       if (group === undefined) continue
-      for (const api of ["effect-batch", "sync"]) {
+      for (const api of ["effect-batch", op === "decrypt-v4" ? "effect-decryptAll" : "effect-encryptAll", "sync"]) {
         const row = group.rows.find((r) => r.crypto === layer.name && r.api === api)
         if (row !== undefined) {
           entries[`${op} ${api}`] = { ratio: Math.round(row.ratio * 1000) / 1000, pass: row.ratio >= GOAL }
@@ -232,6 +233,8 @@ const main = async () => {
       }
     }
   }
+  err("keys: refresh latency and 1,000-key ring…")
+  const keys = await measureKeys({ quick: args.quick })
   const seconds = (performance.now() - started) / 1000
 
   if (args.json) {
@@ -241,6 +244,7 @@ const main = async () => {
       layers: notes,
       goal: { threshold: GOAL, byLayer: goal },
       effectMicrosPerTokenOverSync: effectCost,
+      keys,
       groups: results.map((g) => ({
         op: g.op,
         description: g.description,
@@ -275,6 +279,8 @@ const main = async () => {
         out(`  ${pad(layer, 8)} ${pad(op, 12)} ${Object.entries(costs).map(([api, us]) => `${api} ${us.toFixed(2)}`).join(", ")}`)
       }
     }
+    out("")
+    for (const line of formatKeys(keys)) out(line)
     out(`\n(${seconds.toFixed(0)} s)`)
   }
 }
