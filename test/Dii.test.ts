@@ -2,15 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck } from "effect"
 import { createHash } from "node:crypto"
 import * as Dii from "../src/Dii.js"
+import { left, right } from "./either.js"
 
-const right = <A, E>(e: Either.Either<A, E>): A => {
-  if (Either.isLeft(e)) throw new Error(`expected Right, got Left: ${String(e.left)}`)
-  return e.right
-}
-const left = <A, E>(e: Either.Either<A, E>): E => {
-  if (Either.isRight(e)) throw new Error(`expected Left, got Right: ${String(e.right)}`)
-  return e.left
-}
 
 // Independent oracle for the hash (hex digest -> bytes -> Base64), so the tests
 // do not just replay the implementation.

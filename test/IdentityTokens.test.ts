@@ -2,15 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Equal, FastCheck, Hash, pipe, TestClock } from "effect"
 import { inspect } from "node:util"
 import * as IdentityTokens from "../src/IdentityTokens.js"
+import { left, right } from "./either.js"
 
-const right = <A, E>(e: Either.Either<A, E>): A => {
-  if (Either.isLeft(e)) throw new Error(`expected Right, got Left: ${String(e.left)}`)
-  return e.right
-}
-const left = <A, E>(e: Either.Either<A, E>): E => {
-  if (Either.isRight(e)) throw new Error(`expected Left, got Right: ${String(e.right)}`)
-  return e.left
-}
 
 // conformance.md §6 P-8
 const ADVERTISING_TOKEN =

@@ -3,15 +3,8 @@ import { Either, FastCheck, pipe } from "effect"
 import { createHash } from "node:crypto"
 import * as Dii from "../src/Dii.js"
 import * as TokenGenerateInput from "../src/TokenGenerateInput.js"
+import { left, right } from "./either.js"
 
-const right = <A, E>(e: Either.Either<A, E>): A => {
-  if (Either.isLeft(e)) throw new Error(`expected Right, got Left: ${String(e.left)}`)
-  return e.right
-}
-const left = <A, E>(e: Either.Either<A, E>): E => {
-  if (Either.isRight(e)) throw new Error(`expected Left, got Right: ${String(e.right)}`)
-  return e.left
-}
 const json = <E>(e: Either.Either<TokenGenerateInput.TokenGenerateInput, E>): string =>
   TokenGenerateInput.toRequestJson(right(e))
 
