@@ -48,6 +48,14 @@ export class SharingClient extends Context.Tag("effect-uid2/SharingClient")<Shar
   static get refresh(): Effect.Effect<void, RefreshError, KeyRefresher> {
     return Effect.asVoid(Effect.flatMap(KeyRefresher, (refresher) => refresher.refresh))
   }
+  /** The operator-backed client configured from `UID2_BASE_URL`, `UID2_API_KEY`, `UID2_SECRET_KEY`: see {@link layerConfig}. */
+  static get layerConfig(): Layer.Layer<SharingClient | KeyRefresher, InvalidClientSecret | ConfigError.ConfigError> {
+    return layerConfig()
+  }
+  /** The operator-backed client: see {@link layer}. */
+  static layer(options: Options): Layer.Layer<SharingClient | KeyRefresher, InvalidClientSecret> {
+    return layer(options)
+  }
   /** Completes once keys are loaded (operator-backed layers only). */
   static get awaitReady(): Effect.Effect<void, never, KeyRefresher> {
     return Effect.flatMap(KeyRefresher, (refresher) => refresher.awaitReady)

@@ -2,6 +2,7 @@
 // over real loopback sockets (it.scopedLive) and in-process under TestClock.
 import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -175,5 +176,27 @@ describe("operator-backed clients in process, under TestClock", () => {
       yield* TestClock.adjust("49 minutes")
       expect(yield* op.requestCount("/v2/key/bidstream")).toBe(2)
       expect((yield* client.decrypt(fresh.advertisingToken)).uid).toBe(fresh.rawUid)
+    })))
+})
+
+describe("layerConfig", () => {
+  it.scopedLive("BidstreamClient.layerConfig reads UID2_BASE_URL, UID2_API_KEY and UID2_SECRET_KEY", () =>
+    quiet(Effect.gen(function*() {
+      const op = yield* TestOperator.make()
+      const config = ConfigProvider.fromMap(new Map([
+        ["UID2_BASE_URL", op.baseUrl],
+        ["UID2_API_KEY", DSP.apiKey],
+        ["UID2_SECRET_KEY", DSP.secret]
+      ]))
+      const context = yield* Layer.build(BidstreamClient.layerConfig).pipe(Effect.withConfigProvider(config))
+      const issued = yield* op.issueToken({ phone: "+12345678901" })
+      const decrypted = yield* Effect.provide(BidstreamClient.decrypt(issued.advertisingToken, "example.com"), context)
+      expect(decrypted).toMatchObject({ uid: issued.rawUid, identityType: "Phone" })
+
+      const missing = yield* Effect.flip(Layer.build(BidstreamClient.layerConfig).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["UID2_BASE_URL", op.baseUrl]])))
+      ))
+      expect(missing._tag).toBe("ConfigError")
+      expectNoSecrets(missing, DSP.secret)
     })))
 })
