@@ -30,6 +30,15 @@ import {
 export type KeyHandle = unknown
 
 /**
+ * The Base64 alphabets a V3/V4 token may use: `"standard"` (V3) or
+ * `"either"` (V4: standard or URL-safe characters).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Alphabet = "standard" | "either"
+
+/**
  * The primitives. Decrypt functions return `undefined` when authentication or
  * padding fails; they never throw on bad input.
  *
@@ -53,6 +62,21 @@ export interface CryptoShape {
   readonly cbcEncrypt: (key: KeyHandle, iv: Uint8Array, plaintext: Uint8Array) => Uint8Array
   /** SHA-256 digest. */
   readonly sha256: (data: Uint8Array) => Uint8Array
+  /**
+   * Optional fast path for implementations where one call beats several (the
+   * native adapter): Base64-decodes a V3/V4 token (`alphabet` as in
+   * {@link Alphabet}; canonical text only), opens the master layer at bytes
+   * `[6, n)` with `masterKey`, asks `siteKeyOf` for the key whose id is at
+   * master-plaintext offset 29, and opens the site layer. Returns master
+   * plaintext ‖ site plaintext, or `undefined` on any failure — the token
+   * core then takes its general path, which names the error.
+   */
+  readonly openGcmToken?: (
+    text: string,
+    alphabet: Alphabet,
+    masterKey: KeyHandle,
+    siteKeyOf: (siteKeyId: number) => KeyHandle | undefined
+  ) => Uint8Array | undefined
   /** Bytes for nonces and IVs; cryptographically secure except in the deterministic layer. */
   readonly randomBytes: (length: number) => Uint8Array
 }

@@ -26,11 +26,12 @@ import {
 import { scopeFromBit, typeFromBits } from "./Identity.js"
 import * as Base64 from "./internal/base64.js"
 import { readInt32, readInt64 } from "./internal/bytes.js"
-import { handleOf, type Key, type KeyRing } from "./KeyRing.js"
+import { handleOf, handleResolver, type Key, type KeyRing } from "./KeyRing.js"
 import {
   type DecryptedToken,
   detectVersion,
   encode,
+  gcmHeader,
   identityTypeOfRawUid,
   isClientSideGenerated,
   isOptedOut,
@@ -77,6 +78,8 @@ const badLength = new InvalidPayload({ detail: "token layout is inconsistent" })
 
 /** Smallest V3/V4 token: header 6 + GCM blob of a 33-byte master payload holding an empty site blob. */
 const MIN_GCM_TOKEN = 6 + 12 + 33 + 12 + 36 + 16 + 16
+/** Smallest master plaintext: 33 bytes of fields, then a site GCM blob of at least 36 bytes. */
+const MIN_MASTER_PLAINTEXT = 33 + 12 + 36 + 16
 /** Smallest V2 token: header 5 + IV 16 + two CBC blocks. */
 const MIN_CBC_TOKEN = 5 + 16 + 32
 
@@ -99,6 +102,10 @@ export const decrypt = (
   const version = detectVersion(text)
   if (version === "invalid") return text.length < 4 ? tooShort : badBase64
   if (version === "unsupported") return versionNotSupported
+  if (version !== 2 && crypto.openGcmToken !== undefined) {
+    const fast = openFast(ring, crypto, crypto.openGcmToken, text, version, nowMs, options)
+    if (fast !== undefined) return fast
+  }
   const bytes = Base64.decode(text, version === 4 ? "either" : "standard")
   if (bytes === undefined) return badBase64
   return version === 2
@@ -116,22 +123,60 @@ const decryptGcm = (
 ): DecryptResult => {
   if (bytes.length < MIN_GCM_TOKEN) return tooShort
   const prefix = bytes[0]!
-  const identityScope = scopeFromBit(prefix >> 4)
-  if (identityScope !== ring.identityScope) return invalidScope
+  if (scopeFromBit(prefix >> 4) !== ring.identityScope) return invalidScope
   const masterKeyId = readInt32(bytes, 2)
   const masterKey = ring.keyById(masterKeyId)
   if (masterKey === undefined) return new NotAuthorizedForMasterKey({ keyId: masterKeyId })
   const master = crypto.gcmDecrypt(handleOf(masterKey, crypto), bytes, 6, bytes.length)
   if (master === undefined) return badMaster
-  if (master.length < 33 + 12 + 16 + 36) return badLength
-  const expiry = readInt64(master, 0)
-  const generated = readInt64(master, 8)
+  if (master.length < MIN_MASTER_PLAINTEXT) return badLength
   const siteKeyId = readInt32(master, 29)
   const siteKey = ring.keyById(siteKeyId)
   if (siteKey === undefined) return new NotAuthorizedForKey({ keyId: siteKeyId })
   const site = crypto.gcmDecrypt(handleOf(siteKey, crypto), master, 33, master.length)
   if (site === undefined) return badSite
   if (site.length < 36) return badLength
+  return opened(ring, version, prefix, masterKeyId, siteKey, master, site, nowMs, options)
+}
+
+// The one-call path of implementations that offer it; `undefined` sends the token down the general path.
+const openFast = (
+  ring: KeyRing,
+  crypto: CryptoShape,
+  open: NonNullable<CryptoShape["openGcmToken"]>,
+  text: string,
+  version: 3 | 4,
+  nowMs: number,
+  options: DecryptOptions
+): DecryptResult | undefined => {
+  const header = gcmHeader(text)
+  if (header === undefined || scopeFromBit(header.prefix >> 4) !== ring.identityScope) return undefined
+  const masterKey = ring.keyById(header.masterKeyId)
+  if (masterKey === undefined) return undefined
+  const layers = open(text, version === 4 ? "either" : "standard", handleOf(masterKey, crypto), handleResolver(ring, crypto))
+  if (layers === undefined) return undefined
+  // master plaintext ‖ site plaintext, where the site plaintext is 61 bytes shorter than the master's.
+  const masterLength = (layers.length + 61) / 2
+  const master = layers.subarray(0, masterLength)
+  const siteKey = ring.keyById(readInt32(master, 29))
+  if (siteKey === undefined) return undefined
+  return opened(ring, version, header.prefix, header.masterKeyId, siteKey, master, layers.subarray(masterLength), nowMs, options)
+}
+
+// Reads a decrypted V3/V4 token and runs the checks that follow decryption.
+const opened = (
+  ring: KeyRing,
+  version: TokenVersion,
+  prefix: number,
+  masterKeyId: number,
+  siteKey: Key,
+  master: Uint8Array,
+  site: Uint8Array,
+  nowMs: number,
+  options: DecryptOptions
+): DecryptResult => {
+  const expiry = readInt64(master, 0)
+  const generated = readInt64(master, 8)
   const privacy = readInt32(site, 16)
   const siteId = readInt32(site, 0)
   const failure = check(ring, expiry, generated, privacy, siteId, nowMs, options)
@@ -139,10 +184,10 @@ const decryptGcm = (
     _tag: "DecryptedToken",
     uid: failure === CheckPassed ? Base64.encode(site.subarray(36)) : "",
     version,
-    identityScope,
+    identityScope: scopeFromBit(prefix >> 4),
     identityType: typeFromBits((prefix & 0x0f) >> 2),
     masterKeyId,
-    siteKeyId,
+    siteKeyId: siteKey.id,
     siteKeySiteId: siteKeySiteId(siteKey),
     expiry,
     generated,

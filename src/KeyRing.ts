@@ -73,6 +73,24 @@ export const handleOf = (key: Key, crypto: CryptoShape): KeyHandle => {
 }
 
 /**
+ * A function from key id to `crypto`'s handle for that key (or `undefined`),
+ * made once per ring and crypto: what `CryptoShape.openGcmToken` asks for the site key.
+ *
+ * @since 0.1.0
+ * @category crypto
+ */
+export const handleResolver = (ring: KeyRing, crypto: CryptoShape): (id: number) => KeyHandle | undefined => {
+  if (ring.resolverFor !== crypto || ring.resolver === undefined) {
+    ring.resolver = (id) => {
+      const key = ring.keyById(id)
+      return key === undefined ? undefined : handleOf(key, crypto)
+    }
+    ring.resolverFor = crypto
+  }
+  return ring.resolver
+}
+
+/**
  * Frees every cached crypto handle of a ring. Call it when a ring is replaced
  * and no decrypt can still be running on it (decrypts are synchronous, so
  * right after the swap is safe).
@@ -158,6 +176,11 @@ export class KeyRing {
     this.byKeyset = groupByActivation(keys, (k) => k.keysetId)
     this.bySite = groupByActivation(keys, (k) => k.siteId)
   }
+
+  /** @internal the Crypto the cached resolver belongs to */
+  resolverFor: CryptoShape | undefined = undefined
+  /** @internal */
+  resolver: ((id: number) => KeyHandle | undefined) | undefined = undefined
 
   /** The key with this id, whatever its keyset or activity. */
   keyById(id: number): Key | undefined {
