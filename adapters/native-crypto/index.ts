@@ -50,10 +50,23 @@ interface Addon {
     out: Uint8Array,
     offset: number
   ) => number
+  /** Absent from binaries built before it existed: then {@link NativeCrypto} has no `openGcmToken`. */
+  readonly openGcmToken?: OpenGcmToken
+  readonly openGcmTokenInto?: (
+    text: string,
+    alphabet: Alphabet,
+    masterKey: KeyHandle,
+    siteKeyOf: (siteKeyId: number) => KeyHandle | undefined,
+    out: Uint8Array,
+    offset: number
+  ) => number
   readonly liveKeys: () => number
   readonly liveContexts: () => number
   readonly opensslVersion: string
 }
+
+type Alphabet = "standard" | "either"
+type OpenGcmToken = NonNullable<CryptoShape["openGcmToken"]>
 
 /**
  * The native primitives plus introspection for tests and diagnostics.
@@ -63,6 +76,11 @@ interface Addon {
  */
 export interface NativeCrypto extends CryptoShape {
   readonly name: "native"
+  /**
+   * Base64 and both GCM layers of a V3/V4 token in one native call (see
+   * {@link CryptoShape.openGcmToken}). Present whenever the loaded binary has it.
+   */
+  readonly openGcmToken?: OpenGcmToken
   /** Where the addon was loaded from. */
   readonly path: string
   /** The OpenSSL the addon runs on (Node's own), e.g. `"OpenSSL 3.0.19 27 Jan 2026"`. */
@@ -149,10 +167,41 @@ const selfTest = (addon: Addon): string | undefined => {
       if (decrypt.cbcDecrypt(handle, badPad, 0, badPad.length) !== undefined) return "cbcDecrypt accepted bad padding"
     }
     if (!sameBytes(addon.cbcEncrypt(handle, iv, plain), cbcRef)) return "cbcEncrypt mismatch"
+    if (addon.openGcmToken !== undefined) return selfTestToken(addon, handle, viaPool)
     return undefined
   } finally {
     addon.releaseKey(handle)
   }
+}
+
+/** Known-answer check of openGcmToken: a V4-shaped token (one key for both layers), its URL-safe
+ * and standard spellings, and a rejected tampered tag, through both the allocating and pooled paths. */
+const selfTestToken = (addon: Addon, handle: KeyHandle, viaPool: ReturnType<typeof pooled>): string | undefined => {
+  const key = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1)
+  const layer = (nonceByte: number, plain: Uint8Array) => {
+    const nonce = new Uint8Array(12).fill(nonceByte)
+    const c = createCipheriv("aes-256-gcm", key, nonce)
+    return Buffer.concat([nonce, c.update(plain), c.final(), c.getAuthTag()])
+  }
+  const sitePlain = Uint8Array.from({ length: 69 }, (_, i) => (i * 29 + 3) & 0xff)
+  const fields = Uint8Array.from({ length: 33 }, (_, i) => (i * 17 + 5) & 0xff)
+  fields.set([0x80, 0, 0x01, 0xfe], 29) // site key id 0x800001fe: a negative int32
+  const masterPlain = Buffer.concat([fields, layer(1, sitePlain)])
+  const bytes = Buffer.concat([Buffer.from([0x13, 0x80, 0, 0, 0, 1]), layer(2, masterPlain)])
+  const expected = Buffer.concat([masterPlain, sitePlain])
+  const siteKeyOf = (id: number) => id === (0x800001fe | 0) ? handle : undefined
+  const tampered = Uint8Array.from(bytes)
+  tampered[tampered.length - 1]! ^= 1
+  for (const open of [addon.openGcmToken!, viaPool.openGcmToken]) {
+    if (!sameBytes(open(bytes.toString("base64url"), "either", handle, siteKeyOf), expected)) return "openGcmToken mismatch"
+    if (!sameBytes(open(bytes.toString("base64"), "standard", handle, siteKeyOf), expected)) {
+      return "openGcmToken mismatch (standard)"
+    }
+    if (open(Buffer.from(tampered).toString("base64url"), "either", handle, siteKeyOf) !== undefined) {
+      return "openGcmToken accepted a bad tag"
+    }
+  }
+  return undefined
 }
 
 /**
@@ -201,7 +250,7 @@ export const POOL_MAX_RESULT = 1024
  * untransferable so that a result's `.buffer` cannot be detached from under
  * the others (the same protection Node gives its `Buffer` pool).
  */
-const pooled = (addon: Addon): Pick<CryptoShape, "gcmDecrypt" | "cbcDecrypt"> => {
+const pooled = (addon: Addon): Pick<CryptoShape, "gcmDecrypt" | "cbcDecrypt"> & { openGcmToken: OpenGcmToken } => {
   let pool = new Uint8Array(0)
   let used = 0
   const reserve = (room: number): void => {
@@ -234,8 +283,35 @@ const pooled = (addon: Addon): Pick<CryptoShape, "gcmDecrypt" | "cbcDecrypt"> =>
       reserve(room)
       const length = addon.cbcDecryptInto(key, data, start, end, pool, used)
       return length >= 0 ? take(length) : undefined
+    },
+    openGcmToken: (text, alphabet, masterKey, siteKeyOf) => {
+      const open = addon.openGcmToken!
+      if (typeof text !== "string") return open(text, alphabet, masterKey, siteKeyOf)
+      // n <= floor(3 * length / 4) decoded bytes, master plaintext m = n - 34, result 2m - 61.
+      const room = 2 * Math.floor((3 * text.length) / 4) - 129
+      if (!(room > 0 && room <= POOL_MAX_RESULT)) return open(text, alphabet, masterKey, siteKeyOf)
+      reserve(room)
+      // Claim the room before the call: siteKeyOf runs JS, which may itself decrypt from this pool.
+      const target = pool
+      const at = used
+      const claimed = (at + room + 7) & ~7
+      used = claimed
+      const length = addon.openGcmTokenInto!(text, alphabet, masterKey, siteKeyOf, target, at)
+      // Hand back what was not needed, unless a nested call has taken from the pool in the meantime.
+      if (pool === target && used === claimed) used = length >= 0 ? (at + length + 7) & ~7 : at
+      return length >= 0 ? target.subarray(at, at + length) : undefined
     }
   }
+}
+
+/** The pooled entry points, minus openGcmToken when the binary predates it. */
+const withoutMissing = (
+  p: ReturnType<typeof pooled>,
+  addon: Addon
+): Pick<CryptoShape, "gcmDecrypt" | "cbcDecrypt" | "openGcmToken"> => {
+  if (addon.openGcmToken !== undefined && addon.openGcmTokenInto !== undefined) return p
+  const { openGcmToken: _, ...rest } = p
+  return rest
 }
 
 const fromAddon = (addon: Addon, path: string, options: Options | undefined): NativeCrypto => ({
@@ -247,7 +323,13 @@ const fromAddon = (addon: Addon, path: string, options: Options | undefined): Na
   releaseKey: addon.releaseKey,
   gcmEncrypt: addon.gcmEncrypt,
   cbcEncrypt: addon.cbcEncrypt,
-  ...(options?.pool === false ? { gcmDecrypt: addon.gcmDecrypt, cbcDecrypt: addon.cbcDecrypt } : pooled(addon)),
+  ...(options?.pool === false ?
+    {
+      gcmDecrypt: addon.gcmDecrypt,
+      cbcDecrypt: addon.cbcDecrypt,
+      ...(addon.openGcmToken === undefined ? {} : { openGcmToken: addon.openGcmToken })
+    } :
+    withoutMissing(pooled(addon), addon)),
   sha256: (data) => view(createHash("sha256").update(data).digest()),
   randomBytes: options?.random ?? secureRandom,
   liveKeys: addon.liveKeys,

@@ -17,6 +17,9 @@
  *   cbcEncrypt(handle, iv(16), plaintext) -> Uint8Array             (throws on bad input)
  *   gcmDecryptInto(handle, data, start, end, out, offset) -> boolean          (never throws)
  *   cbcDecryptInto(handle, data, start, end, out, offset) -> length | -1      (never throws)
+ *   openGcmToken(text, alphabet, masterHandle, siteKeyOf) -> Uint8Array | undefined   (never throws)
+ *   openGcmTokenInto(text, alphabet, masterHandle, siteKeyOf, out, offset) -> length | -1
+ *       (never throws; both clear any exception siteKeyOf raises)
  *   liveKeys() / liveContexts() -> number   (process-wide counters, for leak tests)
  *
  * Safety rules followed below:
@@ -31,7 +34,11 @@
  *   - whatever a failed operation queued in OpenSSL's error queue is cleared before returning
  *     (as node:crypto does), so it cannot surface later as a stale node:crypto error;
  *   - the *Into variants write only inside out[offset, offset + need), which must lie within the
- *     target Uint8Array and must not overlap the input range.
+ *     target Uint8Array and must not overlap the input range;
+ *   - openGcmToken* copy the token text into a bounded stack buffer (at most TOKEN_MAX_TEXT UTF-16
+ *     code units, so nothing outside ASCII can alias an alphabet character), keep every
+ *     intermediate on the stack (wiped before returning), and touch the output only after the
+ *     siteKeyOf callback has returned.
  */
 #include <node_api.h>
 
@@ -439,6 +446,232 @@ static napi_value CbcDecryptInto(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Whole V3/V4 token: Base64 + both GCM layers in one call                   */
+/*   openGcmToken (text, alphabet, masterKey, siteKeyOf) -> Uint8Array | undefined                   */
+/*   openGcmTokenInto (text, alphabet, masterKey, siteKeyOf, out, offset) -> length, or -1           */
+/* Result: master plaintext (m bytes) ‖ site plaintext (m - 61 bytes). Never throws: any failure,    */
+/* including a siteKeyOf that throws (its exception is cleared), is undefined / -1.                  */
+/* ------------------------------------------------------------------------ */
+
+/* Longest token text accepted (a V4 token is ~220 characters). */
+#define TOKEN_MAX_TEXT 4096
+#define TOKEN_MAX_BYTES (TOKEN_MAX_TEXT / 4 * 3)
+#define TOKEN_HEADER 6
+/* Master plaintext: 33 bytes of fields, then the site blob nonce(12) ‖ ct(>= 36) ‖ tag(16). */
+#define MASTER_FIELDS 33
+#define SITE_KEY_ID_AT 29
+#define MIN_SITE_PLAINTEXT 36
+#define MIN_MASTER_PLAINTEXT (MASTER_FIELDS + GCM_NONCE + GCM_TAG + MIN_SITE_PLAINTEXT)
+
+enum { ALPHABET_STANDARD = 0, ALPHABET_EITHER = 1 };
+
+/* Sextet value of each UTF-16 code unit below 128 per alphabet; X (0xff) = not in the alphabet. '='
+ * is in neither: padding is stripped before the data characters are looked up. Constant data, so
+ * worker threads loading the addon share it without any initialisation race. */
+#define X 0xff
+static const uint8_t b64_value[2][128] = {
+    {
+      X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+      X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+      X, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
+      52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, X, X, X,
+      X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+      15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, X,
+      X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+      41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
+    },
+    {
+      X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+      X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+      X, X, X, X, X, X, X, X, X, X, X, 62, X, 62, X, 63,
+      52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, X, X, X,
+      X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+      15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, 63,
+      X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+      41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
+    },
+};
+#undef X
+
+static inline uint32_t b64_sextet(const uint8_t* table, uint16_t c) {
+  /* Anything outside ASCII (including what a lossy conversion could have produced) is invalid. */
+  return c < 128 ? table[c] : 0xffu;
+}
+
+/* Strict decode with exactly the rules of src/internal/base64.ts `decode`: optional '=' padding
+ * (at most two; when present the text length must be a multiple of 4), no data length = 1 mod 4,
+ * only alphabet characters before the padding, and zero unused bits in the last data character.
+ * `out` must have room for len / 4 * 3 + 2 bytes. Returns the decoded length, or -1. */
+static long b64_decode(const uint16_t* text, size_t len, int alphabet, uint8_t* out) {
+  const uint8_t* table = b64_value[alphabet];
+  size_t end = len;
+  if (end > 0 && text[end - 1] == '=') {
+    end--;
+    if (end > 0 && text[end - 1] == '=') end--;
+    if (len % 4 != 0) return -1;
+  }
+  const size_t rem = end % 4;
+  if (rem == 1) return -1;
+  const size_t full = end - rem;
+  size_t o = 0;
+  for (size_t i = 0; i < full; i += 4) {
+    const uint32_t a = b64_sextet(table, text[i]), b = b64_sextet(table, text[i + 1]);
+    const uint32_t c = b64_sextet(table, text[i + 2]), d = b64_sextet(table, text[i + 3]);
+    /* 0xff in any of them sets bit 7 of the OR: one branch per group. */
+    if ((a | b | c | d) & 0x80u) return -1;
+    const uint32_t v = a << 18 | b << 12 | c << 6 | d;
+    out[o] = (uint8_t)(v >> 16);
+    out[o + 1] = (uint8_t)(v >> 8);
+    out[o + 2] = (uint8_t)v;
+    o += 3;
+  }
+  if (rem == 2) {
+    const uint32_t a = b64_sextet(table, text[full]), b = b64_sextet(table, text[full + 1]);
+    if ((a | b) & 0x80u || (b & 0x0fu) != 0) return -1;
+    out[o++] = (uint8_t)(a << 2 | b >> 4);
+  } else if (rem == 3) {
+    const uint32_t a = b64_sextet(table, text[full]), b = b64_sextet(table, text[full + 1]);
+    const uint32_t c = b64_sextet(table, text[full + 2]);
+    if ((a | b | c) & 0x80u || (c & 0x03u) != 0) return -1;
+    const uint32_t v = a << 10 | b << 4 | c >> 2;
+    out[o++] = (uint8_t)(v >> 8);
+    out[o++] = (uint8_t)v;
+  }
+  return (long)o;
+}
+
+/* "standard" -> 0, "either" -> 1, anything else (other strings, non-strings) -> -1. UTF-8, not
+ * Latin-1: V8's one-byte conversion keeps only the low byte of each code unit. */
+static int alphabet_of(napi_env env, napi_value value) {
+  char buf[16];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, buf, sizeof buf, &len) != napi_ok) return -1;
+  if (len == 8 && memcmp(buf, "standard", 8) == 0) return ALPHABET_STANDARD;
+  if (len == 6 && memcmp(buf, "either", 6) == 0) return ALPHABET_EITHER;
+  return -1;
+}
+
+/* Drops whatever a JS callback (or a failed call) left pending: the entry point never throws. */
+static void clear_pending_exception(napi_env env) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value ignored = NULL;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+}
+
+/* Everything up to and including the site key lookup. On success the master plaintext is in
+ * `master` (room TOKEN_MAX_BYTES), *m_len is its length and *site_key the (live) site key; the
+ * caller must OPENSSL_cleanse(master, *m_len) whatever happens next. On failure nothing is left
+ * in `master` and *m_len is 0. No output is written here: siteKeyOf runs JS, which could itself
+ * decrypt into the same pool, so the result is only written after it has returned. */
+static bool open_token_master(napi_env env, napi_value* argv, uint8_t* master, size_t* m_len, native_key** site_key) {
+  *m_len = 0;
+  uint16_t text[TOKEN_MAX_TEXT + 2];
+  uint8_t raw[TOKEN_MAX_BYTES + 4];
+  size_t len = 0;
+  /* napi_string_expected for non-strings. Copies at most bufsize - 1 code units: a copy of more than
+   * TOKEN_MAX_TEXT means the text is too long (it may have been cut). */
+  if (napi_get_value_string_utf16(env, argv[0], (char16_t*)text, TOKEN_MAX_TEXT + 2, &len) != napi_ok) return false;
+  if (len > TOKEN_MAX_TEXT) return false;
+  const int alphabet = alphabet_of(env, argv[1]);
+  if (alphabet < 0) return false;
+  native_key* mk = get_key(env, argv[2]);
+  if (mk == NULL || mk->released) return false;
+
+  const long n = b64_decode(text, len, alphabet, raw);
+  if (n < TOKEN_HEADER + GCM_NONCE + GCM_TAG) return false;
+  const size_t blob_len = (size_t)n - TOKEN_HEADER;
+  const size_t m = blob_len - (GCM_NONCE + GCM_TAG);
+  /* Wipes `master` itself on a bad tag. */
+  if (!gcm_decrypt_core(mk, raw + TOKEN_HEADER, blob_len, master)) return false;
+  if (m < MIN_MASTER_PLAINTEXT) {
+    OPENSSL_cleanse(master, m);
+    return false;
+  }
+
+  const int32_t site_key_id = (int32_t)((uint32_t)master[SITE_KEY_ID_AT] << 24 | (uint32_t)master[SITE_KEY_ID_AT + 1] << 16 |
+                                        (uint32_t)master[SITE_KEY_ID_AT + 2] << 8 | (uint32_t)master[SITE_KEY_ID_AT + 3]);
+  napi_value id = NULL, recv = NULL, handle = NULL;
+  bool ok = napi_create_int32(env, site_key_id, &id) == napi_ok && napi_get_undefined(env, &recv) == napi_ok &&
+            napi_call_function(env, recv, argv[3], 1, &id, &handle) == napi_ok;
+  /* A throwing siteKeyOf (or a non-function) must not surface: clear it either way. */
+  clear_pending_exception(env);
+  /* The handle is checked only now: siteKeyOf may have released any key, this one included. */
+  native_key* sk = ok ? get_key(env, handle) : NULL;
+  if (sk == NULL || sk->released) {
+    OPENSSL_cleanse(master, m);
+    return false;
+  }
+  *m_len = m;
+  *site_key = sk;
+  return true;
+}
+
+/* The site layer, master[33, m), decrypted to out + m, then the master plaintext copied to out:
+ * `out` needs 2m - 61 bytes and must not overlap `master`. Wipes `out` (what it wrote) on failure. */
+static bool open_token_site(native_key* sk, const uint8_t* master, size_t m, uint8_t* out) {
+  const size_t site_blob = m - MASTER_FIELDS;
+  if (!gcm_decrypt_core(sk, master + MASTER_FIELDS, site_blob, out + m)) return false;
+  /* Implied by m >= MIN_MASTER_PLAINTEXT; kept as the contract's own check. */
+  if (site_blob - (GCM_NONCE + GCM_TAG) < MIN_SITE_PLAINTEXT) {
+    OPENSSL_cleanse(out + m, site_blob - (GCM_NONCE + GCM_TAG));
+    return false;
+  }
+  memcpy(out, master, m);
+  return true;
+}
+
+static size_t open_token_total(size_t m) { return m + (m - (MASTER_FIELDS + GCM_NONCE + GCM_TAG)); }
+
+static napi_value OpenGcmToken(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return js_undefined(env);
+  uint8_t master[TOKEN_MAX_BYTES];
+  size_t m = 0;
+  native_key* sk = NULL;
+  if (!open_token_master(env, argv, master, &m, &sk)) return js_undefined(env);
+  const size_t total = open_token_total(m);
+  napi_value result = NULL;
+  void* out = NULL;
+  napi_value ab = NULL;
+  if (napi_create_arraybuffer(env, total, &out, &ab) == napi_ok && out != NULL &&
+      open_token_site(sk, master, m, (uint8_t*)out)) {
+    result = u8_over(env, ab, total);
+  }
+  OPENSSL_cleanse(master, m);
+  clear_pending_exception(env);
+  return result != NULL ? result : js_undefined(env);
+}
+
+static napi_value OpenGcmTokenInto(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  int32_t written = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 6) {
+    uint8_t master[TOKEN_MAX_BYTES];
+    size_t m = 0;
+    native_key* sk = NULL;
+    if (open_token_master(env, argv, master, &m, &sk)) {
+      /* The target is validated after siteKeyOf has run, so nothing it did can have changed it since. */
+      const uint8_t* target = NULL;
+      size_t target_len = 0, offset = 0;
+      const size_t total = open_token_total(m);
+      if (get_u8(env, argv[4], &target, &target_len) && get_index(env, argv[5], target_len, &offset) &&
+          target_len - offset >= total && open_token_site(sk, master, m, (uint8_t*)target + offset)) {
+        written = (int32_t)total;
+      }
+      OPENSSL_cleanse(master, m);
+    }
+  }
+  clear_pending_exception(env);
+  napi_value result = NULL;
+  napi_create_int32(env, written, &result);
+  return result;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Encrypt: (handle, iv, plaintext) -> Uint8Array; throws on misuse          */
 /* ------------------------------------------------------------------------ */
 
@@ -582,6 +815,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"gcmDecryptInto", NULL, GcmDecryptInto, NULL, NULL, NULL, napi_enumerable, NULL},
       {"cbcDecryptInto", NULL, CbcDecryptInto, NULL, NULL, NULL, napi_enumerable, NULL},
       {"cbcEncrypt", NULL, CbcEncrypt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openGcmToken", NULL, OpenGcmToken, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openGcmTokenInto", NULL, OpenGcmTokenInto, NULL, NULL, NULL, napi_enumerable, NULL},
       {"liveKeys", NULL, LiveKeys, NULL, NULL, NULL, napi_enumerable, NULL},
       {"liveContexts", NULL, LiveContexts, NULL, NULL, NULL, napi_enumerable, NULL},
       {"opensslVersion", NULL, NULL, NULL, NULL, version, napi_enumerable, NULL},
