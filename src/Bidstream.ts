@@ -87,8 +87,15 @@ export class BidstreamClient extends Context.Tag("effect-uid2/BidstreamClient")<
 export const make: Effect.Effect<BidstreamClientShape, never, KeyStore | Crypto> = Effect.gen(function*() {
   const store = yield* KeyStore
   const crypto = yield* Crypto
-  const decryptSync = (token: string, domainOrAppName?: string | null, nowMs: number = Date.now()) =>
-    decryptCore(store.current(), crypto, token, nowMs, { clientType: "bidstream", domainOrAppName })
+  // One options object per client, not per token: the core reads it synchronously and keeps no reference.
+  const options: { clientType: "bidstream"; domainOrAppName: string | null | undefined } = {
+    clientType: "bidstream",
+    domainOrAppName: undefined
+  }
+  const decryptSync = (token: string, domainOrAppName?: string | null, nowMs: number = Date.now()) => {
+    options.domainOrAppName = domainOrAppName
+    return decryptCore(store.current(), crypto, token, nowMs, options)
+  }
   return {
     decryptSync,
     decrypt: (token, domainOrAppName) =>

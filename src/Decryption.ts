@@ -136,7 +136,7 @@ const decryptGcm = (
   const site = crypto.gcmDecrypt(handleOf(siteKey, crypto), master, 33, master.length)
   if (site === undefined) return badSite
   if (site.length < 36) return badLength
-  return opened(ring, version, prefix, masterKeyId, siteKey, master, site, nowMs, options)
+  return opened(ring, version, prefix, masterKeyId, siteKey, master, site, 0, nowMs, options)
 }
 
 // The one-call path of implementations that offer it; `undefined` sends the token down the general path.
@@ -156,14 +156,13 @@ const openFast = (
   const layers = open(text, version === 4 ? "either" : "standard", handleOf(masterKey, crypto), handleResolver(ring, crypto))
   if (layers === undefined) return undefined
   // master plaintext ‖ site plaintext, where the site plaintext is 61 bytes shorter than the master's.
-  const masterLength = (layers.length + 61) / 2
-  const master = layers.subarray(0, masterLength)
-  const siteKey = ring.keyById(readInt32(master, 29))
+  const siteKey = ring.keyById(readInt32(layers, 29))
   if (siteKey === undefined) return undefined
-  return opened(ring, version, header.prefix, header.masterKeyId, siteKey, master, layers.subarray(masterLength), nowMs, options)
+  return opened(ring, version, header.prefix, header.masterKeyId, siteKey, layers, layers, (layers.length + 61) / 2, nowMs, options)
 }
 
-// Reads a decrypted V3/V4 token and runs the checks that follow decryption.
+// Reads a decrypted V3/V4 token (the site plaintext starts at `at` in `site`) and runs the checks
+// that follow decryption.
 const opened = (
   ring: KeyRing,
   version: TokenVersion,
@@ -172,17 +171,18 @@ const opened = (
   siteKey: Key,
   master: Uint8Array,
   site: Uint8Array,
+  at: number,
   nowMs: number,
   options: DecryptOptions
 ): DecryptResult => {
   const expiry = readInt64(master, 0)
   const generated = readInt64(master, 8)
-  const privacy = readInt32(site, 16)
-  const siteId = readInt32(site, 0)
+  const privacy = readInt32(site, at + 16)
+  const siteId = readInt32(site, at)
   const failure = check(ring, expiry, generated, privacy, siteId, nowMs, options)
   const token: DecryptedToken = {
     _tag: "DecryptedToken",
-    uid: failure === CheckPassed ? Base64.encode(site.subarray(36)) : "",
+    uid: failure === CheckPassed ? Base64.encodeRange(site, at + 36, site.length) : "",
     version,
     identityScope: scopeFromBit(prefix >> 4),
     identityType: typeFromBits((prefix & 0x0f) >> 2),
@@ -191,11 +191,11 @@ const opened = (
     siteKeySiteId: siteKeySiteId(siteKey),
     expiry,
     generated,
-    established: readInt64(site, 20),
-    refreshed: readInt64(site, 28),
+    established: readInt64(site, at + 20),
+    refreshed: readInt64(site, at + 28),
     siteId,
-    publisherId: readInt64(site, 4),
-    clientKeyId: readInt32(site, 12),
+    publisherId: readInt64(site, at + 4),
+    clientKeyId: readInt32(site, at + 12),
     privacyBits: privacy,
     isClientSideGenerated: isClientSideGenerated(privacy),
     operator: {

@@ -54,6 +54,10 @@ export const decode = (text: string, alphabet: Alphabet = "standard"): Uint8Arra
 export const encode = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64")
 
+/** Standard Base64 of `bytes[start, end)`, without an intermediate view. */
+export const encodeRange = (bytes: Uint8Array, start: number, end: number): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("base64")
+
 /** Base64URL without padding. */
 export const encodeUrl = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64url")
