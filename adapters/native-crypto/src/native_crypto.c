@@ -15,6 +15,10 @@
  *   cbcDecrypt(handle, data, start, end) -> Uint8Array | undefined   (never throws)
  *   gcmEncrypt(handle, nonce(12), plaintext) -> Uint8Array          (throws on bad input)
  *   cbcEncrypt(handle, iv(16), plaintext) -> Uint8Array             (throws on bad input)
+ *   gcmEncryptInto(handle, nonce(12), plaintext, out, offset) -> bytes written | -1
+ *   cbcEncryptInto(handle, iv(16), plaintext, out, offset) -> bytes written | -1
+ *       (throw exactly as gcmEncrypt / cbcEncrypt on a bad handle, iv or plaintext; -1, nothing
+ *       written, for an unusable target: bad type or offset, too little room, overlapping an input)
  *   gcmDecryptInto(handle, data, start, end, out, offset) -> boolean          (never throws)
  *   cbcDecryptInto(handle, data, start, end, out, offset) -> length | -1      (never throws)
  *   openGcmToken(text, alphabet, masterHandle, siteKeyOf) -> Uint8Array | undefined   (never throws)
@@ -34,7 +38,7 @@
  *   - whatever a failed operation queued in OpenSSL's error queue is cleared before returning
  *     (as node:crypto does), so it cannot surface later as a stale node:crypto error;
  *   - the *Into variants write only inside out[offset, offset + need), which must lie within the
- *     target Uint8Array and must not overlap the input range;
+ *     target Uint8Array and must not overlap the input range(s) (for encrypt: the iv and the plaintext);
  *   - openGcmToken* copy the token text into a bounded stack buffer (at most TOKEN_MAX_TEXT UTF-16
  *     code units, so nothing outside ASCII can alias an alphabet character), keep every
  *     intermediate on the stack (wiped before returning), and touch the output only after the
@@ -672,20 +676,25 @@ static napi_value OpenGcmTokenInto(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Encrypt: (handle, iv, plaintext) -> Uint8Array; throws on misuse          */
+/* Encrypt: throw on misuse                                                  */
+/*   gcmEncrypt / cbcEncrypt (handle, iv, plaintext) -> Uint8Array                                   */
+/*   gcmEncryptInto / cbcEncryptInto (handle, iv, plaintext, out, offset) -> bytes written, or -1    */
+/* The Into variants validate (handle, iv, plaintext) exactly like the allocating ones (same          */
+/* exceptions, same order); an unusable target (not a Uint8Array, offset out of range or not an       */
+/* integer, too little room, overlapping an input) is not an exception but -1, like the decrypt       */
+/* Into variants, so that the JS pool can fall back to the allocating entry point.                    */
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
   native_key* key;
   const uint8_t* iv;
+  size_t iv_len;
   const uint8_t* pt;
   size_t pt_len;
 } encrypt_args;
 
-static bool encrypt_args_of(napi_env env, napi_callback_info info, size_t iv_len, encrypt_args* out) {
-  size_t argc = 3;
-  napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+/* Validates argv[0..2] as (handle, iv, plaintext); throws and returns false on bad input. */
+static bool encrypt_args_of(napi_env env, size_t argc, napi_value* argv, size_t iv_len, encrypt_args* out) {
   if (argc < 3) {
     throw_type_error(env, "ERR_NATIVE_CRYPTO_INVALID_ARG", "encrypt: expected (key, iv, plaintext)");
     return false;
@@ -722,68 +731,132 @@ static bool encrypt_args_of(napi_env env, napi_callback_info info, size_t iv_len
   }
   out->key = k;
   out->iv = iv;
+  out->iv_len = iv_len;
   out->pt = pt;
   out->pt_len = pt_len;
   return true;
 }
 
+static size_t gcm_encrypted_len(size_t pt_len) { return GCM_NONCE + pt_len + GCM_TAG; }
+
+/* PKCS#7 always adds 1..16 bytes. */
+static size_t cbc_encrypted_len(size_t pt_len) { return CBC_IV + (pt_len / AES_BLOCK + 1) * AES_BLOCK; }
+
+/* [a, a + a_len) and [b, b + b_len) share no byte (empty ranges share none). */
+static bool ranges_disjoint(const uint8_t* a, size_t a_len, const uint8_t* b, size_t b_len) {
+  const uintptr_t a0 = (uintptr_t)a, a1 = a0 + a_len, b0 = (uintptr_t)b, b1 = b0 + b_len;
+  return a_len == 0 || b_len == 0 || a1 <= b0 || b1 <= a0;
+}
+
+/* The target of an Into call: argv[3] a Uint8Array, argv[4] an integral offset in [0, length], at
+ * least `need` bytes of room from there, and no byte shared with the iv or the plaintext. NULL if not. */
+static uint8_t* encrypt_target(napi_env env, size_t argc, napi_value* argv, const encrypt_args* a, size_t need) {
+  if (argc < 5) return NULL;
+  const uint8_t* target = NULL;
+  size_t target_len = 0, offset = 0;
+  if (!get_u8(env, argv[3], &target, &target_len) || !get_index(env, argv[4], target_len, &offset)) return NULL;
+  if (target_len - offset < need) return NULL;
+  uint8_t* out = (uint8_t*)target + offset;
+  if (!ranges_disjoint(out, need, a->iv, a->iv_len) || !ranges_disjoint(out, need, a->pt, a->pt_len)) return NULL;
+  return out;
+}
+
+/* nonce(12) ‖ ct ‖ tag(16) into `o` (room gcm_encrypted_len(pt_len), disjoint from the inputs).
+ * On failure the OpenSSL error queue is cleared and `o` wiped. */
+static bool gcm_encrypt_core(const encrypt_args* a, uint8_t* o) {
+  const size_t total = gcm_encrypted_len(a->pt_len);
+  memcpy(o, a->iv, GCM_NONCE);
+  EVP_CIPHER_CTX* ctx = key_ctx(a->key, CTX_GCM_ENC);
+  int n = 0, fin = 0;
+  bool ok = ctx != NULL && EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, a->iv) == 1;
+  if (ok && a->pt_len > 0) ok = EVP_EncryptUpdate(ctx, o + GCM_NONCE, &n, a->pt, (int)a->pt_len) == 1;
+  ok = ok && (size_t)n == a->pt_len;
+  /* GCM final emits nothing; it is given a pointer inside the result anyway (the tag slot). */
+  ok = ok && EVP_EncryptFinal_ex(ctx, o + GCM_NONCE + a->pt_len, &fin) == 1 && fin == 0;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, GCM_TAG, o + GCM_NONCE + a->pt_len) == 1;
+  if (!ok) {
+    clear_openssl_errors();
+    OPENSSL_cleanse(o, total);
+  }
+  return ok;
+}
+
+/* iv(16) ‖ PKCS#7 ciphertext into `o` (room cbc_encrypted_len(pt_len), disjoint from the inputs).
+ * On failure the OpenSSL error queue is cleared and `o` wiped. */
+static bool cbc_encrypt_core(const encrypt_args* a, uint8_t* o) {
+  const size_t total = cbc_encrypted_len(a->pt_len);
+  const size_t ct_len = total - CBC_IV;
+  memcpy(o, a->iv, CBC_IV);
+  EVP_CIPHER_CTX* ctx = key_ctx(a->key, CTX_CBC_ENC);
+  int n = 0, fin = 0;
+  /* With an empty buffer (fresh init) update emits floor(pt_len / 16) blocks, final the last one. */
+  bool ok = ctx != NULL && EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, a->iv) == 1;
+  if (ok && a->pt_len > 0) {
+    ok = EVP_EncryptUpdate(ctx, o + CBC_IV, &n, a->pt, (int)a->pt_len) == 1 && (size_t)n == ct_len - AES_BLOCK;
+  }
+  ok = ok && EVP_EncryptFinal_ex(ctx, o + CBC_IV + n, &fin) == 1 && (size_t)n + (size_t)fin == ct_len;
+  if (!ok) {
+    clear_openssl_errors();
+    OPENSSL_cleanse(o, total);
+  }
+  return ok;
+}
+
 static napi_value GcmEncrypt(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   encrypt_args a;
-  if (!encrypt_args_of(env, info, GCM_NONCE, &a)) return NULL;
-  const size_t total = GCM_NONCE + a.pt_len + GCM_TAG;
+  if (!encrypt_args_of(env, argc, argv, GCM_NONCE, &a)) return NULL;
+  const size_t total = gcm_encrypted_len(a.pt_len);
   void* out = NULL;
   napi_value ab = NULL;
   if (napi_create_arraybuffer(env, total, &out, &ab) != napi_ok || out == NULL) {
     return throw_error(env, "ERR_NATIVE_CRYPTO_OOM", "gcmEncrypt: cannot allocate the result");
   }
-  unsigned char* o = (unsigned char*)out;
-  memcpy(o, a.iv, GCM_NONCE);
-
-  EVP_CIPHER_CTX* ctx = key_ctx(a.key, CTX_GCM_ENC);
-  int n = 0, fin = 0;
-  bool ok = ctx != NULL && EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, a.iv) == 1;
-  if (ok && a.pt_len > 0) ok = EVP_EncryptUpdate(ctx, o + GCM_NONCE, &n, a.pt, (int)a.pt_len) == 1;
-  ok = ok && (size_t)n == a.pt_len;
-  /* GCM final emits nothing; it is given a pointer inside the result anyway (the tag slot). */
-  ok = ok && EVP_EncryptFinal_ex(ctx, o + GCM_NONCE + a.pt_len, &fin) == 1 && fin == 0;
-  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, GCM_TAG, o + GCM_NONCE + a.pt_len) == 1;
-  if (!ok) {
-    clear_openssl_errors();
-    OPENSSL_cleanse(out, total);
-    return throw_error(env, "ERR_NATIVE_CRYPTO_INTERNAL", "gcmEncrypt: OpenSSL failure");
-  }
+  if (!gcm_encrypt_core(&a, (uint8_t*)out)) return throw_error(env, "ERR_NATIVE_CRYPTO_INTERNAL", "gcmEncrypt: OpenSSL failure");
   return u8_over(env, ab, total);
 }
 
 static napi_value CbcEncrypt(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   encrypt_args a;
-  if (!encrypt_args_of(env, info, CBC_IV, &a)) return NULL;
-  /* PKCS#7 always adds 1..16 bytes. */
-  const size_t ct_len = (a.pt_len / AES_BLOCK + 1) * AES_BLOCK;
-  const size_t total = CBC_IV + ct_len;
+  if (!encrypt_args_of(env, argc, argv, CBC_IV, &a)) return NULL;
+  const size_t total = cbc_encrypted_len(a.pt_len);
   void* out = NULL;
   napi_value ab = NULL;
   if (napi_create_arraybuffer(env, total, &out, &ab) != napi_ok || out == NULL) {
     return throw_error(env, "ERR_NATIVE_CRYPTO_OOM", "cbcEncrypt: cannot allocate the result");
   }
-  unsigned char* o = (unsigned char*)out;
-  memcpy(o, a.iv, CBC_IV);
-
-  EVP_CIPHER_CTX* ctx = key_ctx(a.key, CTX_CBC_ENC);
-  int n = 0, fin = 0;
-  /* With an empty buffer (fresh init) update emits floor(pt_len / 16) blocks, final the last one. */
-  bool ok = ctx != NULL && EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, a.iv) == 1;
-  if (ok && a.pt_len > 0) {
-    ok = EVP_EncryptUpdate(ctx, o + CBC_IV, &n, a.pt, (int)a.pt_len) == 1 && (size_t)n == ct_len - AES_BLOCK;
-  }
-  ok = ok && EVP_EncryptFinal_ex(ctx, o + CBC_IV + n, &fin) == 1 && (size_t)n + (size_t)fin == ct_len;
-  if (!ok) {
-    clear_openssl_errors();
-    OPENSSL_cleanse(out, total);
-    return throw_error(env, "ERR_NATIVE_CRYPTO_INTERNAL", "cbcEncrypt: OpenSSL failure");
-  }
+  if (!cbc_encrypt_core(&a, (uint8_t*)out)) return throw_error(env, "ERR_NATIVE_CRYPTO_INTERNAL", "cbcEncrypt: OpenSSL failure");
   return u8_over(env, ab, total);
 }
+
+static napi_value encrypt_into(napi_env env, napi_callback_info info, bool gcm) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  encrypt_args a;
+  if (!encrypt_args_of(env, argc, argv, gcm ? GCM_NONCE : CBC_IV, &a)) return NULL;
+  const size_t need = gcm ? gcm_encrypted_len(a.pt_len) : cbc_encrypted_len(a.pt_len);
+  uint8_t* out = encrypt_target(env, argc, argv, &a, need);
+  int64_t written = -1;
+  if (out != NULL) {
+    if (!(gcm ? gcm_encrypt_core(&a, out) : cbc_encrypt_core(&a, out))) {
+      return throw_error(env, "ERR_NATIVE_CRYPTO_INTERNAL", gcm ? "gcmEncrypt: OpenSSL failure" : "cbcEncrypt: OpenSSL failure");
+    }
+    written = (int64_t)need;
+  }
+  napi_value result = NULL;
+  napi_create_int64(env, written, &result);
+  return result;
+}
+
+static napi_value GcmEncryptInto(napi_env env, napi_callback_info info) { return encrypt_into(env, info, true); }
+
+static napi_value CbcEncryptInto(napi_env env, napi_callback_info info) { return encrypt_into(env, info, false); }
 
 /* ------------------------------------------------------------------------ */
 /* Introspection and registration                                            */
@@ -815,6 +888,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"gcmDecryptInto", NULL, GcmDecryptInto, NULL, NULL, NULL, napi_enumerable, NULL},
       {"cbcDecryptInto", NULL, CbcDecryptInto, NULL, NULL, NULL, napi_enumerable, NULL},
       {"cbcEncrypt", NULL, CbcEncrypt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gcmEncryptInto", NULL, GcmEncryptInto, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cbcEncryptInto", NULL, CbcEncryptInto, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openGcmToken", NULL, OpenGcmToken, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openGcmTokenInto", NULL, OpenGcmTokenInto, NULL, NULL, NULL, napi_enumerable, NULL},
       {"liveKeys", NULL, LiveKeys, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -32,6 +32,10 @@ const node: CryptoShape = makeNode(seededRandom(7))
 const addon = createRequire(import.meta.url)(native.path) as {
   readonly gcmDecryptInto: (k: unknown, d: unknown, s: unknown, e: unknown, o: unknown, off: unknown) => boolean
   readonly cbcDecryptInto: (k: unknown, d: unknown, s: unknown, e: unknown, o: unknown, off: unknown) => number
+  readonly gcmEncryptInto: (...args: ReadonlyArray<unknown>) => number
+  readonly cbcEncryptInto: (...args: ReadonlyArray<unknown>) => number
+  readonly gcmEncrypt: (...args: ReadonlyArray<unknown>) => Uint8Array
+  readonly cbcEncrypt: (...args: ReadonlyArray<unknown>) => Uint8Array
 }
 
 const GCM_OVERHEAD = 28
@@ -421,6 +425,307 @@ describe("native crypto: pooled results and the *Into entry points", () => {
     shared.fill(0).set(cbc, 100)
     expect(addon.cbcDecryptInto(handle, shared, 100, 100 + cbc.length, shared, 40)).toBe(-1)
     expect(addon.cbcDecryptInto(handle, shared, 100, 100 + cbc.length, shared, 0)).toBe(50)
+  })
+})
+
+/** What a call throws, as comparable data (undefined when it does not throw), or its result's bytes. */
+const outcome = (f: () => Uint8Array): unknown => {
+  try {
+    return { bytes: hex(f()) }
+  } catch (e) {
+    const err = e as { constructor?: { name?: string }; code?: unknown; message?: unknown }
+    return { threw: err?.constructor?.name, code: err?.code, message: err?.message }
+  }
+}
+
+describe("native crypto: pooled encrypt and gcmEncryptInto / cbcEncryptInto", () => {
+  const secret = new Uint8Array(32).fill(11)
+  const handle = native.importKey(secret)
+  const ref = node.importKey(secret)
+
+  it("pooled GCM and CBC encrypts give node:crypto's bytes (keys, nonces, plaintexts 0-300) and never alias", () => {
+    const kept: Array<[Uint8Array, string]> = []
+    FastCheck.assert(
+      FastCheck.property(key, bytes(12, 12), bytes(16, 16), bytes(0, 300), (secret, nonce, iv, plain) => {
+        const n = native.importKey(secret)
+        const r = node.importKey(secret)
+        const gcm = native.gcmEncrypt(n, nonce, plain)
+        const cbc = native.cbcEncrypt(n, iv, plain)
+        expect(hex(gcm)).toBe(hex(node.gcmEncrypt(r, nonce, plain)))
+        expect(hex(cbc)).toBe(hex(node.cbcEncrypt(r, iv, plain)))
+        expect(hex(gcm)).toBe(hex(unpooled.gcmEncrypt(n, nonce, plain)))
+        expect(hex(cbc)).toBe(hex(unpooled.cbcEncrypt(n, iv, plain)))
+        // Served from the pool: a slice of a shared 8 KiB buffer, not an allocation of its own.
+        expect(gcm.buffer.byteLength).toBe(NativeCrypto.POOL_SIZE)
+        expect(cbc.buffer.byteLength).toBe(NativeCrypto.POOL_SIZE)
+        kept.push([gcm, hex(gcm)], [cbc, hex(cbc)])
+        native.releaseKey(n)
+      }),
+      { numRuns: 1000 }
+    )
+    // Every result still holds its bytes after all the later encrypts (and decrypts) from the same pools ...
+    for (const [got, want] of kept) expect(hex(got)).toBe(want)
+    // ... and no two results share a byte.
+    const byBuffer = new Map<ArrayBufferLike, Array<Uint8Array>>()
+    for (const [got] of kept) byBuffer.set(got.buffer, [...(byBuffer.get(got.buffer) ?? []), got])
+    expect(byBuffer.size).toBeGreaterThan(3)
+    for (const views of byBuffer.values()) {
+      const sorted = [...views].sort((a, b) => a.byteOffset - b.byteOffset)
+      for (let i = 1; i < sorted.length; i++) {
+        expect(sorted[i - 1]!.byteOffset + sorted[i - 1]!.length).toBeLessThanOrEqual(sorted[i]!.byteOffset)
+      }
+    }
+  })
+
+  it("encrypts and decrypts interleaved on one pool; a pooled ciphertext can be the next plaintext", () => {
+    const plain = Uint8Array.from({ length: 69 }, (_, i) => i)
+    const site = native.gcmEncrypt(handle, new Uint8Array(12).fill(1), plain)
+    const opened = native.gcmDecrypt(handle, site, 0, site.length)!
+    const master = native.gcmEncrypt(handle, new Uint8Array(12).fill(2), site)
+    expect(opened.buffer).toBe(site.buffer)
+    expect(master.buffer).toBe(site.buffer)
+    expect(hex(master)).toBe(hex(node.gcmEncrypt(ref, new Uint8Array(12).fill(2), node.gcmEncrypt(ref, new Uint8Array(12).fill(1), plain))))
+    expect(hex(native.gcmDecrypt(handle, master, 0, master.length))).toBe(hex(site))
+    expect(hex(opened)).toBe(hex(plain))
+    const cbc = native.cbcEncrypt(handle, new Uint8Array(16).fill(3), master)
+    expect(hex(cbc)).toBe(hex(node.cbcEncrypt(ref, new Uint8Array(16).fill(3), master)))
+  })
+
+  it("results beyond POOL_MAX_RESULT get their own ArrayBuffer, at every size around the limit", () => {
+    for (let size = NativeCrypto.POOL_MAX_RESULT - 64; size <= NativeCrypto.POOL_MAX_RESULT + 40; size++) {
+      const plain = Uint8Array.from({ length: size }, (_, i) => (i * 7) & 0xff)
+      const gcm = native.gcmEncrypt(handle, new Uint8Array(12), plain)
+      const cbc = native.cbcEncrypt(handle, new Uint8Array(16), plain)
+      expect(hex(gcm)).toBe(hex(node.gcmEncrypt(ref, new Uint8Array(12), plain)))
+      expect(hex(cbc)).toBe(hex(node.cbcEncrypt(ref, new Uint8Array(16), plain)))
+      expect(gcm.buffer.byteLength === NativeCrypto.POOL_SIZE).toBe(gcm.length <= NativeCrypto.POOL_MAX_RESULT)
+      expect(cbc.buffer.byteLength === NativeCrypto.POOL_SIZE).toBe(cbc.length <= NativeCrypto.POOL_MAX_RESULT)
+    }
+    const big = new Uint8Array(5000).fill(9)
+    expect(hex(native.gcmEncrypt(handle, new Uint8Array(12), big))).toBe(hex(node.gcmEncrypt(ref, new Uint8Array(12), big)))
+    expect(hex(native.cbcEncrypt(handle, new Uint8Array(16), big))).toBe(hex(node.cbcEncrypt(ref, new Uint8Array(16), big)))
+  })
+
+  it("a pooled encrypt result's buffer cannot be transferred", () => {
+    const a = native.gcmEncrypt(handle, new Uint8Array(12), new Uint8Array(10))
+    const b = native.cbcEncrypt(handle, new Uint8Array(16), new Uint8Array(10))
+    expect(a.buffer).toBe(b.buffer)
+    try {
+      structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] })
+    } catch {
+      // Node >= 21 throws; Node 20 copies. Either way nothing may be detached.
+    }
+    expect(a.length).toBe(38)
+    expect(hex(b)).toBe(hex(node.cbcEncrypt(ref, new Uint8Array(16), new Uint8Array(10))))
+  })
+
+  it("bad inputs throw exactly what the unpooled encrypts throw (class, code, message)", () => {
+    const released = native.importKey(secret)
+    native.releaseKey(released)
+    class Liar extends Uint8Array {
+      override get length() {
+        return 0
+      }
+    }
+    const liar = new Liar(100).fill(4)
+    const handles: ReadonlyArray<unknown> = [handle, released, {}, null, undefined, 0, "key", secret, ref]
+    const ivs = (n: number): ReadonlyArray<unknown> => [
+      new Uint8Array(n),
+      new Uint8Array(n - 1),
+      new Uint8Array(n + 1),
+      new Uint8Array(0),
+      Buffer.alloc(n),
+      new Uint8ClampedArray(n),
+      new Uint16Array(n),
+      Array.from({ length: n }, () => 0),
+      "x".repeat(n),
+      null,
+      undefined
+    ]
+    const plaintexts: ReadonlyArray<unknown> = [
+      new Uint8Array(0),
+      new Uint8Array(69).fill(1),
+      Buffer.alloc(130, 2),
+      new Uint8Array(new ArrayBuffer(64), 8, 40),
+      new Uint8Array(2000),
+      liar,
+      new Uint16Array(10),
+      new Int8Array(10),
+      new DataView(new ArrayBuffer(16)),
+      new ArrayBuffer(16),
+      [1, 2, 3],
+      "abc",
+      { length: 3 },
+      null,
+      undefined,
+      42
+    ]
+    let compared = 0
+    for (const [name, ivLength] of [["gcmEncrypt", 12], ["cbcEncrypt", 16]] as const) {
+      const pooledEncrypt = native[name] as (...args: ReadonlyArray<unknown>) => Uint8Array
+      const allocating = unpooled[name] as (...args: ReadonlyArray<unknown>) => Uint8Array
+      for (const h of handles) {
+        for (const iv of ivs(ivLength)) {
+          for (const plain of plaintexts) {
+            expect(outcome(() => pooledEncrypt(h, iv, plain)), `${name}`).toEqual(outcome(() => allocating(h, iv, plain)))
+            compared++
+          }
+        }
+      }
+      // Too few and too many arguments.
+      const good = [handle, new Uint8Array(ivLength), new Uint8Array(5)] as const
+      for (let n = 0; n <= 3; n++) {
+        expect(outcome(() => pooledEncrypt(...good.slice(0, n)))).toEqual(outcome(() => allocating(...good.slice(0, n))))
+      }
+      expect(outcome(() => pooledEncrypt(...good, 1, 2))).toEqual(outcome(() => allocating(...good, 1, 2)))
+    }
+    expect(compared).toBe(2 * handles.length * 11 * plaintexts.length)
+    // And the errors themselves are the documented ones.
+    expect(() => native.gcmEncrypt(released, new Uint8Array(12), new Uint8Array(1))).toThrow(
+      expect.objectContaining({ code: "ERR_NATIVE_CRYPTO_KEY_RELEASED" })
+    )
+    expect(() => native.gcmEncrypt(handle, new Uint8Array(11), new Uint8Array(1))).toThrow(RangeError)
+    expect(() => native.cbcEncrypt({}, new Uint8Array(16), new Uint8Array(1))).toThrow(TypeError)
+    expect(hex(native.gcmEncrypt(handle, new Uint8Array(12), liar))).toBe(
+      hex(node.gcmEncrypt(ref, new Uint8Array(12), Uint8Array.from(new Uint8Array(liar.buffer))))
+    )
+  })
+
+  it("a throwing encrypt leaves the pool as it was: the next result lands where it would have", () => {
+    const released = native.importKey(secret)
+    native.releaseKey(released)
+    const a = native.gcmEncrypt(handle, new Uint8Array(12), new Uint8Array(4))
+    expect(() => native.gcmEncrypt(released, new Uint8Array(12), new Uint8Array(4))).toThrow()
+    expect(() => native.cbcEncrypt(handle, new Uint8Array(15), new Uint8Array(4))).toThrow()
+    const b = native.gcmEncrypt(handle, new Uint8Array(12), new Uint8Array(4))
+    if (b.buffer === a.buffer) expect(b.byteOffset).toBe((a.byteOffset + a.length + 7) & ~7)
+  })
+
+  it("gcmEncryptInto/cbcEncryptInto write exactly [offset, offset + need) and return need", () => {
+    const canary = 0x5c
+    FastCheck.assert(
+      FastCheck.property(bytes(12, 12), bytes(16, 16), bytes(0, 300), FastCheck.nat(64), (nonce, iv, plain, offset) => {
+        for (const [into, ref, need] of [
+          [addon.gcmEncryptInto, node.gcmEncrypt(node.importKey(secret), nonce, plain), 28 + plain.length],
+          [addon.cbcEncryptInto, node.cbcEncrypt(node.importKey(secret), iv, plain), 16 + (Math.floor(plain.length / 16) + 1) * 16]
+        ] as const) {
+          const target = new Uint8Array(offset + need + 17).fill(canary)
+          expect(into(handle, into === addon.gcmEncryptInto ? nonce : iv, plain, target, offset)).toBe(need)
+          expect(hex(target.subarray(offset, offset + need))).toBe(hex(ref))
+          expect(target.subarray(0, offset).every((x) => x === canary)).toBe(true)
+          expect(target.subarray(offset + need).every((x) => x === canary)).toBe(true)
+          // Exactly enough room, at the very end of the target, also works.
+          const exact = new Uint8Array(offset + need).fill(canary)
+          expect(into(handle, into === addon.gcmEncryptInto ? nonce : iv, plain, exact, offset)).toBe(need)
+          expect(hex(exact.subarray(offset))).toBe(hex(ref))
+        }
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("the encrypt Into entry points reject unusable targets with -1 and write nothing", () => {
+    const plain = new Uint8Array(50).fill(7)
+    for (const [into, ivLength, need] of [[addon.gcmEncryptInto, 12, 78], [addon.cbcEncryptInto, 16, 80]] as const) {
+      const iv = new Uint8Array(ivLength)
+      const target = new Uint8Array(200).fill(1)
+      const rejected: ReadonlyArray<[unknown, unknown]> = [
+        [new Uint8Array(need - 1), 0],
+        [target, 200 - need + 1],
+        [target, 200],
+        [target, 201],
+        [target, -1],
+        [target, 1.5],
+        [target, NaN],
+        [target, Infinity],
+        [target, "0"],
+        [target, 0n],
+        [target, undefined],
+        [target, null],
+        [new Uint16Array(200), 0],
+        [new Uint8ClampedArray(200), 0],
+        [new DataView(new ArrayBuffer(200)), 0],
+        [target.buffer, 0],
+        [Array.from(target), 0],
+        [{}, 0],
+        [undefined, 0],
+        [new Uint8Array(new ArrayBuffer(400), 100, need - 1), 0]
+      ]
+      for (const [out, offset] of rejected) {
+        expect(into(handle, iv, plain, out, offset), `${String(offset)}`).toBe(-1)
+      }
+      expect(into(handle, iv, plain, target), "4 arguments").toBe(-1)
+      expect(target.every((x) => x === 1)).toBe(true)
+      // A detached target has length 0.
+      const detached = new Uint8Array(200)
+      structuredClone(detached.buffer, { transfer: [detached.buffer] })
+      expect(into(handle, iv, plain, detached, 0)).toBe(-1)
+      // A view's own bounds count, not its backing buffer's.
+      const backing = new Uint8Array(400).fill(2)
+      expect(into(handle, iv, plain, new Uint8Array(backing.buffer, 100, need - 1), 0)).toBe(-1)
+      expect(backing.every((x) => x === 2)).toBe(true)
+      expect(into(handle, iv, plain, new Uint8Array(backing.buffer, 100, need), 0)).toBe(need)
+      expect(backing.subarray(0, 100).every((x) => x === 2) && backing.subarray(100 + need).every((x) => x === 2)).toBe(true)
+    }
+  })
+
+  it("the encrypt Into entry points throw the allocating encrypts' errors on a bad key, iv or plaintext (target untouched)", () => {
+    const released = native.importKey(secret)
+    native.releaseKey(released)
+    const cases = (n: number): ReadonlyArray<ReadonlyArray<unknown>> => [
+      [],
+      [handle],
+      [handle, new Uint8Array(n)],
+      [released, new Uint8Array(n), new Uint8Array(3)],
+      [{}, new Uint8Array(n), new Uint8Array(3)],
+      [ref, new Uint8Array(n), new Uint8Array(3)],
+      [handle, new Uint8Array(n - 1), new Uint8Array(3)],
+      [handle, new Uint8Array(n + 4), new Uint8Array(3)],
+      [handle, "x".repeat(n), new Uint8Array(3)],
+      [handle, new Uint8Array(n), [1, 2, 3]],
+      [handle, new Uint8Array(n), new Uint16Array(3)],
+      [handle, new Uint8Array(n), undefined]
+    ]
+    for (const [into, allocating, ivLength] of [
+      [addon.gcmEncryptInto, addon.gcmEncrypt, 12],
+      [addon.cbcEncryptInto, addon.cbcEncrypt, 16]
+    ] as const) {
+      for (const args of cases(ivLength)) {
+        const target = new Uint8Array(300).fill(3)
+        const expected = outcome(() => allocating(...args))
+        expect(expected).toHaveProperty("threw")
+        if (args.length < 3) {
+          // Too few for the allocating call is also too few for the Into call, whatever follows.
+          expect(outcome(() => (into(...args), new Uint8Array(0)))).toEqual(expected)
+        } else {
+          expect(outcome(() => (into(...args, target, 0), new Uint8Array(0)))).toEqual(expected)
+        }
+        expect(target.every((x) => x === 3)).toBe(true)
+      }
+    }
+  })
+
+  it("the encrypt Into entry points refuse an output region overlapping the plaintext or the iv", () => {
+    for (const [into, ivLength, need] of [[addon.gcmEncryptInto, 12, 78], [addon.cbcEncryptInto, 16, 80]] as const) {
+      const shared = new Uint8Array(400)
+      // plaintext at [100, 150), iv at [300, 300 + ivLength)
+      shared.fill(7, 100, 150)
+      const plain = shared.subarray(100, 150)
+      const iv = shared.subarray(300, 300 + ivLength)
+      const snapshot = hex(shared)
+      for (const offset of [23, 50, 99, 100, 120, 149, 300 - need + 1, 250, 300, 300 + ivLength - 1]) {
+        expect(into(handle, iv, plain, shared, offset), `offset ${offset}`).toBe(-1)
+        expect(hex(shared)).toBe(snapshot)
+      }
+      // Touching but not overlapping is fine: right after the plaintext, right before the iv, right after it.
+      const ref = (ivLength === 12 ? node.gcmEncrypt : node.cbcEncrypt)(node.importKey(secret), Uint8Array.from(iv), Uint8Array.from(plain))
+      for (const offset of [100 - need, 150, 300 - need, 300 + ivLength]) {
+        const fresh = new Uint8Array(400)
+        fresh.fill(7, 100, 150)
+        expect(into(handle, fresh.subarray(300, 300 + ivLength), fresh.subarray(100, 150), fresh, offset)).toBe(need)
+        expect(hex(fresh.subarray(offset, offset + need))).toBe(hex(ref))
+      }
+    }
   })
 })
 
