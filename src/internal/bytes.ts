@@ -42,19 +42,6 @@ export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   return diff === 0
 }
 
-/** Concatenates byte arrays into one new array. */
-export const concatBytes = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let length = 0
-  for (const p of parts) length += p.length
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
-
 /** Lower-case hex of a byte array. */
 export const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex")
 
