@@ -24,8 +24,9 @@ import * as Crypto from "../src/Crypto.js"
 import * as Envelope from "../src/Envelope.js"
 import type { TransportError } from "../src/Errors.js"
 import * as HttpTransport from "../src/HttpTransport.js"
+import { CLIENT_SECRET } from "./vectors.js"
 
-const SECRET = "ioG3wKxAokmp+rERx6A4kM/13qhyolUXIu14WN16Spo="
+const SECRET = CLIENT_SECRET
 const OTHER_SECRET = Buffer.alloc(32, 9).toString("base64")
 const API_KEY = "uid2-test-api-key-Zq8xW3"
 const TIMESTAMP = 1667885597644

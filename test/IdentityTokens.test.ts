@@ -3,19 +3,19 @@ import { Effect, Either, Equal, FastCheck, Hash, pipe, TestClock } from "effect"
 import { inspect } from "node:util"
 import * as IdentityTokens from "../src/IdentityTokens.js"
 import { left, right } from "./either.js"
+import { P8 as P8_BODY } from "./vectors.js"
 
 
 // conformance.md §6 P-8
-const ADVERTISING_TOKEN =
-  "AgAAAAN6QZRCFTau+sfOlMMUY2ftElFMq2TCrcu1EAaD9WmEfoT2BWm2ZKz1tumbT00tWLffRDQ/9POXfA0O/Ljszn7FLtG5EzTBM3HYs4f5irkqeEvu38DhVCxUEpI+gZZZkynRap1oYx6AmC/ip3rk+7pmqa3r3saDs1mPRSSTm+Nh6A=="
-const REFRESH_TOKEN =
-  "AAAAAARomrP3NjjH+8mt5djfTHbmRZXjOMnAN8WpjJoe30AhUCvYksO/xoDSj77GzWv4M99DhnPl2cVco8CZFTcE10nauXI4Barr890ILnH0IIacOei5Zjwh6DycFkoXkAAuHY1zjmxb7niGLfSP2RctWkZdRVGWQv/UW/grw6+paU9bnKEWPzVvLwwdW2NgjDKu+szE6A+b5hkY+I3voKoaz8/kLDmX8ddJGLy/YOh/LIveBspSAvEg+v89OuUCwAqm8L3Rt8PxDzDnt0U4Na+AUawvvfsIhmsn/zMpRRks6GHhIAB/EQUHID8TedU8Hv1WFRsiraG9Dfn1Kc5/uYnDJhEagWc+7RgTGT+U5GqI6+afrAl5091eBLbmvXnXn9ts"
-const USER_TOKEN =
-  "AgAAAAL6aleYI4BubI5ZXMBshqmMEfCkbCJF4fLeg1sdI0BTLzj9sXsSISjkG0lMC743diC2NVy3ElkbO1lLysd+Lm6alkqevPrcuWDisQ1939YdoH6LqpwBH3FNSE4/xa3Q+94="
-const IDENTITY_EXPIRES = 1668059799628
-const REFRESH_EXPIRES = 1668142599628
-const REFRESH_FROM = 1668056202628
-const REFRESH_RESPONSE_KEY = "P941vVeuyjaDRVnFQ8DPd0AZnW4bPeiJPXER2K9QXcU="
+const {
+  advertising_token: ADVERTISING_TOKEN,
+  identity_expires: IDENTITY_EXPIRES,
+  refresh_expires: REFRESH_EXPIRES,
+  refresh_from: REFRESH_FROM,
+  refresh_response_key: REFRESH_RESPONSE_KEY,
+  refresh_token: REFRESH_TOKEN,
+  user_token: USER_TOKEN
+} = P8_BODY
 
 const P8_JSON =
   `{"advertising_token":"${ADVERTISING_TOKEN}","user_token":"${USER_TOKEN}","refresh_token":"${REFRESH_TOKEN}",` +
