@@ -10,31 +10,9 @@
 // exactly the needed size, one byte short, at every offset near the end, weird offsets and target
 // types, overlapping input/output regions, bad keys/ivs/plaintexts, and use after release.
 "use strict"
-const path = require("node:path")
 const crypto = require("node:crypto")
-
-const addon = require(process.env.EFFECT_UID2_NATIVE_CRYPTO ??
-  path.join(__dirname, "..", "build", "Release", "native_crypto.node"))
-
-const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 150)
-let seed = 0x1b873593
-const rnd = (n) => {
-  seed ^= seed << 13
-  seed ^= seed >>> 17
-  seed ^= seed << 5
-  return (seed >>> 0) % n
-}
-const bytes = (n) => {
-  const out = new Uint8Array(new ArrayBuffer(n))
-  for (let i = 0; i < n; i++) out[i] = rnd(256)
-  return out
-}
+const { addon, ITERATIONS, rnd, bytes, check, checkCount } = require("./fuzz-common.cjs").setup(0x1b873593, 150)
 const eq = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0
-let checks = 0
-const check = (cond, what) => {
-  checks++
-  if (!cond) throw new Error(`check failed: ${what}`)
-}
 const throwsCode = (f) => {
   try {
     f()
@@ -144,6 +122,6 @@ const finish = () => {
   if ((addon.liveKeys() > live0 || rounds < 5) && ++rounds < 100) return setImmediate(finish)
   check(addon.liveKeys() === live0, `live keys back to baseline (${addon.liveKeys()} vs ${live0})`)
   check(addon.liveContexts() === 0, `live contexts back to 0 (${addon.liveContexts()})`)
-  console.log(`valgrind-fuzz-encrypt: ${ITERATIONS} iterations, ${checks} checks passed`)
+  console.log(`valgrind-fuzz-encrypt: ${ITERATIONS} iterations, ${checkCount()} checks passed`)
 }
 finish()

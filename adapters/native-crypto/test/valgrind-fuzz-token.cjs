@@ -10,36 +10,14 @@
 // a released master key, and Into targets of exactly the needed size (so a write one byte past
 // the result lands outside the ArrayBuffer's malloc'd block and is reported by memcheck).
 "use strict"
-const path = require("node:path")
 const crypto = require("node:crypto")
-
-const addon = require(process.env.EFFECT_UID2_NATIVE_CRYPTO ??
-  path.join(__dirname, "..", "build", "Release", "native_crypto.node"))
-
-const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 150)
-let seed = 0x1b873593
-const rnd = (n) => {
-  seed ^= seed << 13
-  seed ^= seed >>> 17
-  seed ^= seed << 5
-  return (seed >>> 0) % n
-}
-const bytes = (n) => {
-  const out = new Uint8Array(new ArrayBuffer(n))
-  for (let i = 0; i < n; i++) out[i] = rnd(256)
-  return out
-}
+const { addon, ITERATIONS, rnd, bytes, check, checkCount } = require("./fuzz-common.cjs").setup(0x1b873593, 150)
 const gcm = (key, plain) => {
   const nonce = bytes(12)
   const c = crypto.createCipheriv("aes-256-gcm", key, nonce)
   return Buffer.concat([nonce, c.update(plain), c.final(), c.getAuthTag()])
 }
 const eq = (a, b) => a !== undefined && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0
-let checks = 0
-const check = (cond, what) => {
-  checks++
-  if (!cond) throw new Error(`check failed: ${what}`)
-}
 const ODD = ["A", "+", "/", "-", "_", "=", " ", "\0", "\u0080", "\u00ff", "\u0141", "\u012b", "\u013d", "\ud83d\ude00", "\ud800"]
 const live0 = addon.liveKeys()
 
@@ -134,6 +112,6 @@ const finish = () => {
   if (addon.liveKeys() > live0 && ++rounds < 100) return setImmediate(finish)
   check(addon.liveKeys() === live0, `live keys back to baseline (${addon.liveKeys()} vs ${live0})`)
   check(addon.liveContexts() === 0, `live contexts back to 0 (${addon.liveContexts()})`)
-  console.log(`valgrind-fuzz-token: ${ITERATIONS} iterations, ${checks} checks passed`)
+  console.log(`valgrind-fuzz-token: ${ITERATIONS} iterations, ${checkCount()} checks passed`)
 }
 finish()

@@ -9,25 +9,7 @@
 // non-integral start/end, bit flips, wrong keys, non-Uint8Array inputs, use after release,
 // double release, and handles left to the GC finalizer.
 "use strict"
-const path = require("node:path")
-const crypto = require("node:crypto")
-
-const addon = require(process.env.EFFECT_UID2_NATIVE_CRYPTO ??
-  path.join(__dirname, "..", "build", "Release", "native_crypto.node"))
-
-const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 300)
-let seed = 0x2545f491
-const rnd = (n) => {
-  seed ^= seed << 13
-  seed ^= seed >>> 17
-  seed ^= seed << 5
-  return (seed >>> 0) % n
-}
-const bytes = (n) => {
-  const out = new Uint8Array(new ArrayBuffer(n))
-  for (let i = 0; i < n; i++) out[i] = rnd(256)
-  return out
-}
+const { addon, ITERATIONS, rnd, bytes, check, checkCount } = require("./fuzz-common.cjs").setup(0x2545f491, 300)
 /** An exact-size copy of a[start, end), i.e. a fresh allocation holding just those bytes. */
 const exact = (a, start = 0, end = a.length) => {
   const out = new Uint8Array(new ArrayBuffer(end - start))
@@ -35,11 +17,6 @@ const exact = (a, start = 0, end = a.length) => {
   return out
 }
 const eq = (a, b) => a !== undefined && b !== undefined && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0
-let checks = 0
-const check = (cond, what) => {
-  checks++
-  if (!cond) throw new Error(`check failed: ${what}`)
-}
 
 const weird = [-1, -0.5, 0.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32 + 1, 2 ** 53, "3", null, undefined, {}, 1n]
 const live0 = addon.liveKeys()
@@ -149,6 +126,6 @@ const finish = () => {
   if (addon.liveKeys() > live0 && ++rounds < 100) return setImmediate(finish)
   check(addon.liveKeys() === live0, `live keys back to baseline (${addon.liveKeys()} vs ${live0})`)
   check(addon.liveContexts() === 0, `live contexts back to 0 (${addon.liveContexts()})`)
-  console.log(`valgrind-fuzz: ${ITERATIONS} iterations, ${checks} checks passed`)
+  console.log(`valgrind-fuzz: ${ITERATIONS} iterations, ${checkCount()} checks passed`)
 }
 finish()
