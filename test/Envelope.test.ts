@@ -6,7 +6,7 @@ import * as Crypto from "../src/Crypto.js"
 import * as Envelope from "../src/Envelope.js"
 import { EnvelopeError, InvalidClientSecret } from "../src/Errors.js"
 import { fromHex } from "../src/internal/bytes.js"
-import { CLIENT_SECRET, P8, P8_RESPONSE, P9_RESPONSE, P_IV_HEX, P_NONCE_HEX, P_TIMESTAMP } from "./vectors.js"
+import { CLIENT_SECRET, P8, P8_RESPONSE, P9, P9_RESPONSE, P_IV_HEX, P_NONCE_HEX, P_TIMESTAMP } from "./vectors.js"
 
 // envelope.md §7, conformance.md §0 and §6
 const SECRET_TEXT = CLIENT_SECRET
@@ -190,16 +190,7 @@ describe("Envelope", () => {
     it("P-9 refresh response decrypts with its refresh_response_key", () => {
       const json = JSON.parse(getRight(Envelope.decodeRefreshResponse(crypto, P8.refresh_response_key, RESPONSE_P9)))
       expect(json.status).toBe("success")
-      expect(json.body).toMatchObject({
-        advertising_token:
-          "AgAAAANVKWUKoXWL9OdHdxoEhRlHC9BEJucY44HF3RmJHlXzjEJ/nvySkVFeRbo3W/2Mpe9qi4haYz6psljI6ZwUq8n6jPyAR0WK5LDrTxUPibeaV9aZJoa6gNCKfJ/Z8tZtG/iWUbZkkDPmJiF7LTxqB1TQX0UvtLDbDbewsa+b+PJgEw==",
-        refresh_token:
-          "AAAAAARS93G4B29nG5kXD5C97S5wGBJcGU3NXBYME+vMqlvvgXG4RuRt+UHG6fe7hiGoK7QtQVL1qj1SdpyuiJQHeM1PfRzk5vjXEv39wedDxQNWAnJsF6I6W6HPFCJADcUd/IEk2FKTq5+al5KwL9woU82WNCCt+n6ut29Bb/F3S/blW2G7/Q2i+tImcwuTTiAZ2uYzgg/t4HfB880rpa28E/cfqJ3vsJHFGiDOUqU9JpNPFByOnxay5PQgkRlMjmea6ZfAwOCyFC69E51B3NZb3+mdx9zaHB4e6hCmk3BLPhSQzV3zOM1IRS4Rq2xO5EuEGEaSU1K3iluXTXBAOoalbjj1qln+BCu0ohA9sqfEOC/hZcmYL0YEkPHLXW2C094g",
-        identity_expires: 1668065878329,
-        refresh_expires: 1668148678329,
-        refresh_from: 1668062281329,
-        refresh_response_key: "3df27Us3KXIy4LhebjNt0DDfF0N5zGXEQ1MmJ7jIU8o="
-      })
+      expect(json.body).toEqual(P9)
       // the key may arrive redacted; a different key fails the tag
       expect(getRight(Envelope.decodeRefreshResponse(crypto, Redacted.make(P8.refresh_response_key), RESPONSE_P9)))
         .toContain("success")
