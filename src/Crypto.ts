@@ -63,22 +63,62 @@ export interface CryptoShape {
   /** SHA-256 digest. */
   readonly sha256: (data: Uint8Array) => Uint8Array
   /**
-   * Optional fast path for implementations where one call beats several (the
-   * native adapter): Base64-decodes a V3/V4 token (`alphabet` as in
-   * {@link Alphabet}; canonical text only), opens the master layer at bytes
-   * `[6, n)` with `masterKey`, asks `siteKeyOf` for the key whose id is at
-   * master-plaintext offset 29, and opens the site layer. Returns master
-   * plaintext ‖ site plaintext, or `undefined` on any failure — the token
-   * core then takes its general path, which names the error.
+   * Optional whole-token fast path for implementations where one call beats
+   * several (the native adapter). The token core uses it for V3/V4 tokens and
+   * falls back to the primitives above whenever it answers `undefined`.
    */
-  readonly openGcmToken?: (
-    text: string,
-    alphabet: Alphabet,
-    masterKey: KeyHandle,
-    siteKeyOf: (siteKeyId: number) => KeyHandle | undefined
-  ) => Uint8Array | undefined
+  readonly tokenOpener?: TokenOpener
   /** Bytes for nonces and IVs; cryptographically secure except in the deterministic layer. */
   readonly randomBytes: (length: number) => Uint8Array
+}
+
+/**
+ * One key of a {@link TokenOpener} table.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KeyTableEntry {
+  readonly id: number
+  /** The 32 key bytes. */
+  readonly secret: Uint8Array
+}
+
+/**
+ * Length of the fields {@link TokenOpener.open} writes: the token header (6
+ * bytes: prefix, version, master key id), the master plaintext's fields (33:
+ * expiry, generated, operator site id, type, version, key id, site key id)
+ * and the site plaintext's fields (36: site id, publisher id, client key id,
+ * privacy bits, established, refreshed), each at its offset in the token.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const OPENED_FIELDS_LENGTH = 75
+
+/**
+ * Opens a whole V3/V4 token in one call, resolving both key ids itself.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TokenOpener {
+  /**
+   * Prepares a ring's keys (ids unique) as one table for {@link TokenOpener.open};
+   * freed with {@link CryptoShape.releaseKey}. Made once per ring, not per token.
+   */
+  readonly importKeys: (keys: ReadonlyArray<KeyTableEntry>) => KeyHandle
+  /**
+   * Base64-decodes `text` (canonical text only, `alphabet` as in
+   * {@link Alphabet}), opens the master layer with the table's key whose id is
+   * at bytes 2–5 and the site layer with the key whose id is at master
+   * plaintext offset 29, and returns the raw UID (site plaintext from offset
+   * 36) as standard Base64, having written the fixed fields to
+   * `fields[0, OPENED_FIELDS_LENGTH)` (see {@link OPENED_FIELDS_LENGTH}).
+   * Any failure returns `undefined` and writes nothing: the token core then
+   * takes its general path, which names the error.
+   */
+  readonly open: (text: string, alphabet: Alphabet, keys: KeyHandle, fields: Uint8Array) => string | undefined
 }
 
 /**

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { CryptoShape } from "./Crypto.js"
+import { type CryptoShape, OPENED_FIELDS_LENGTH, type TokenOpener } from "./Crypto.js"
 import {
   type DecryptError,
   DomainOrAppNameCheckFailed,
@@ -26,12 +26,11 @@ import {
 import { scopeFromBit, typeFromBits } from "./Identity.js"
 import * as Base64 from "./internal/base64.js"
 import { readInt32, readInt64 } from "./internal/bytes.js"
-import { handleOf, handleResolver, type Key, type KeyRing } from "./KeyRing.js"
+import { handleOf, type Key, keyTableOf, type KeyRing } from "./KeyRing.js"
 import {
   type DecryptedToken,
   detectVersion,
   encode,
-  gcmHeader,
   identityTypeOfRawUid,
   isClientSideGenerated,
   isOptedOut,
@@ -102,8 +101,8 @@ export const decrypt = (
   const version = detectVersion(text)
   if (version === "invalid") return text.length < 4 ? tooShort : badBase64
   if (version === "unsupported") return versionNotSupported
-  if (version !== 2 && crypto.openGcmToken !== undefined) {
-    const fast = openFast(ring, crypto, crypto.openGcmToken, text, version, nowMs, options)
+  if (version !== 2 && crypto.tokenOpener !== undefined) {
+    const fast = openFast(ring, crypto, crypto.tokenOpener, text, version, nowMs, options)
     if (fast !== undefined) return fast
   }
   const bytes = Base64.decode(text, version === 4 ? "either" : "standard")
@@ -136,33 +135,52 @@ const decryptGcm = (
   const site = crypto.gcmDecrypt(handleOf(siteKey, crypto), master, 33, master.length)
   if (site === undefined) return badSite
   if (site.length < 36) return badLength
-  return opened(ring, version, prefix, masterKeyId, siteKey, master, site, 0, nowMs, options)
+  const uid = Base64.encodeRange(site, 36, site.length)
+  return opened(ring, version, prefix, masterKeyId, siteKey, master, 0, site, 0, uid, nowMs, options)
 }
+
+// Fields of a token the token opener has opened: header ‖ master fields ‖ site fields.
+const openedFields = new Uint8Array(OPENED_FIELDS_LENGTH)
+const MASTER_FIELDS_AT = 6
+const SITE_FIELDS_AT = 6 + 33
 
 // The one-call path of implementations that offer it; `undefined` sends the token down the general path.
 const openFast = (
   ring: KeyRing,
   crypto: CryptoShape,
-  open: NonNullable<CryptoShape["openGcmToken"]>,
+  opener: TokenOpener,
   text: string,
   version: 3 | 4,
   nowMs: number,
   options: DecryptOptions
 ): DecryptResult | undefined => {
-  const header = gcmHeader(text)
-  if (header === undefined || scopeFromBit(header.prefix >> 4) !== ring.identityScope) return undefined
-  const masterKey = ring.keyById(header.masterKeyId)
-  if (masterKey === undefined) return undefined
-  const layers = open(text, version === 4 ? "either" : "standard", handleOf(masterKey, crypto), handleResolver(ring, crypto))
-  if (layers === undefined) return undefined
-  // master plaintext ‖ site plaintext, where the site plaintext is 61 bytes shorter than the master's.
-  const siteKey = ring.keyById(readInt32(layers, 29))
+  const table = keyTableOf(ring, crypto)
+  if (table === undefined) return undefined
+  const fields = openedFields
+  const uid = opener.open(text, version === 4 ? "either" : "standard", table, fields)
+  if (uid === undefined) return undefined
+  const prefix = fields[0]!
+  if (scopeFromBit(prefix >> 4) !== ring.identityScope) return undefined
+  const siteKey = ring.keyById(readInt32(fields, MASTER_FIELDS_AT + 29))
   if (siteKey === undefined) return undefined
-  return opened(ring, version, header.prefix, header.masterKeyId, siteKey, layers, layers, (layers.length + 61) / 2, nowMs, options)
+  return opened(
+    ring,
+    version,
+    prefix,
+    readInt32(fields, 2),
+    siteKey,
+    fields,
+    MASTER_FIELDS_AT,
+    fields,
+    SITE_FIELDS_AT,
+    uid,
+    nowMs,
+    options
+  )
 }
 
-// Reads a decrypted V3/V4 token (the site plaintext starts at `at` in `site`) and runs the checks
-// that follow decryption.
+// Reads a decrypted V3/V4 token (master fields at `m` in `master`, site fields at `s` in `site`) and
+// runs the checks that follow decryption.
 const opened = (
   ring: KeyRing,
   version: TokenVersion,
@@ -170,19 +188,21 @@ const opened = (
   masterKeyId: number,
   siteKey: Key,
   master: Uint8Array,
+  m: number,
   site: Uint8Array,
-  at: number,
+  s: number,
+  uid: string,
   nowMs: number,
   options: DecryptOptions
 ): DecryptResult => {
-  const expiry = readInt64(master, 0)
-  const generated = readInt64(master, 8)
-  const privacy = readInt32(site, at + 16)
-  const siteId = readInt32(site, at)
+  const expiry = readInt64(master, m)
+  const generated = readInt64(master, m + 8)
+  const privacy = readInt32(site, s + 16)
+  const siteId = readInt32(site, s)
   const failure = check(ring, expiry, generated, privacy, siteId, nowMs, options)
   const token: DecryptedToken = {
     _tag: "DecryptedToken",
-    uid: failure === CheckPassed ? Base64.encodeRange(site, at + 36, site.length) : "",
+    uid: failure === CheckPassed ? uid : "",
     version,
     identityScope: scopeFromBit(prefix >> 4),
     identityType: typeFromBits((prefix & 0x0f) >> 2),
@@ -191,18 +211,18 @@ const opened = (
     siteKeySiteId: siteKeySiteId(siteKey),
     expiry,
     generated,
-    established: readInt64(site, at + 20),
-    refreshed: readInt64(site, at + 28),
+    established: readInt64(site, s + 20),
+    refreshed: readInt64(site, s + 28),
     siteId,
-    publisherId: readInt64(site, at + 4),
-    clientKeyId: readInt32(site, at + 12),
+    publisherId: readInt64(site, s + 4),
+    clientKeyId: readInt32(site, s + 12),
     privacyBits: privacy,
     isClientSideGenerated: isClientSideGenerated(privacy),
     operator: {
-      siteId: readInt32(master, 16),
-      type: master[20]!,
-      version: readInt32(master, 21),
-      keyId: readInt32(master, 25)
+      siteId: readInt32(master, m + 16),
+      type: master[m + 20]!,
+      version: readInt32(master, m + 21),
+      keyId: readInt32(master, m + 25)
     }
   }
   return failure === CheckPassed ? token : failed(failure, token)

@@ -73,21 +73,36 @@ export const handleOf = (key: Key, crypto: CryptoShape): KeyHandle => {
 }
 
 /**
- * A function from key id to `crypto`'s handle for that key (or `undefined`),
- * made once per ring and crypto: what `CryptoShape.openGcmToken` asks for the site key.
+ * `crypto`'s key table of every key in the ring (see `TokenOpener`), made on
+ * first use and cached in the ring; `undefined` when `crypto` has no token
+ * opener or could not make one (the token core then takes its general path).
  *
  * @since 0.1.0
  * @category crypto
  */
-export const handleResolver = (ring: KeyRing, crypto: CryptoShape): (id: number) => KeyHandle | undefined => {
-  if (ring.resolverFor !== crypto || ring.resolver === undefined) {
-    ring.resolver = (id) => {
-      const key = ring.keyById(id)
-      return key === undefined ? undefined : handleOf(key, crypto)
+export const keyTableOf = (ring: KeyRing, crypto: CryptoShape): KeyHandle | undefined => {
+  if (ring.tableFor !== crypto) {
+    releaseTable(ring)
+    const opener = crypto.tokenOpener
+    if (opener === undefined) return undefined
+    // One entry per id: the key keyById answers with, as the general path would.
+    const entries = ring.keys.filter((key) => ring.keyById(key.id) === key)
+      .map((key) => ({ id: key.id, secret: Redacted.value(key.secret) }))
+    try {
+      ring.table = opener.importKeys(entries)
+    } catch {
+      // Remembered as "no table" for this ring, so a failing import is not retried per token.
+      ring.table = undefined
     }
-    ring.resolverFor = crypto
+    ring.tableFor = crypto
   }
-  return ring.resolver
+  return ring.table
+}
+
+const releaseTable = (ring: KeyRing): void => {
+  if (ring.tableFor !== undefined && ring.table !== undefined) ring.tableFor.releaseKey(ring.table)
+  ring.tableFor = undefined
+  ring.table = undefined
 }
 
 /**
@@ -99,6 +114,7 @@ export const handleResolver = (ring: KeyRing, crypto: CryptoShape): (id: number)
  * @category crypto
  */
 export const releaseHandles = (ring: KeyRing): void => {
+  releaseTable(ring)
   for (const key of ring.keys) {
     if (key.cachedFor !== undefined) {
       key.cachedFor.releaseKey(key.cachedHandle)
@@ -177,10 +193,10 @@ export class KeyRing {
     this.bySite = groupByActivation(keys, (k) => k.siteId)
   }
 
-  /** @internal the Crypto the cached resolver belongs to */
-  resolverFor: CryptoShape | undefined = undefined
+  /** @internal the Crypto the cached key table belongs to */
+  tableFor: CryptoShape | undefined = undefined
   /** @internal */
-  resolver: ((id: number) => KeyHandle | undefined) | undefined = undefined
+  table: KeyHandle = undefined
 
   /** The key with this id, whatever its keyset or activity. */
   keyById(id: number): Key | undefined {

@@ -194,29 +194,6 @@ export const detectVersion = (text: string): TokenVersion | "invalid" | "unsuppo
   return "unsupported"
 }
 
-/**
- * The prefix byte and master key id of a V3/V4 token, read from its first
- * eight characters without decoding the rest; `undefined` if they are not
- * Base64. Lets a caller pick the master key before decoding the whole token.
- *
- * @since 0.1.0
- * @category layout
- */
-export const gcmHeader = (text: string): { readonly prefix: number; readonly masterKeyId: number } | undefined => {
-  if (text.length < 8) return undefined
-  let hi = 0
-  let lo = 0
-  for (let i = 0; i < 8; i++) {
-    const c = text.charCodeAt(i)
-    const v = c < 128 ? SIX_BITS[c]! : -1
-    if (v < 0) return undefined
-    if (i < 4) hi = (hi << 6) | v
-    else lo = (lo << 6) | v
-  }
-  // hi holds bytes 0–2, lo bytes 3–5; the key id is bytes 2–5.
-  return { prefix: hi >>> 16, masterKeyId: ((hi & 0xff) << 24) | lo }
-}
-
 // ---------------------------------------------------------------------------
 // Encoding (tokens.md §4, §5, §7)
 

@@ -36,7 +36,7 @@ describe("KeyStore (memory)", () => {
       expect(Option.getOrThrow(yield* store.load)).toBe(b)
     }))
 
-  it.effect("frees the crypto handles of a replaced ring: no leak across rotations", () =>
+  it.effect("frees the crypto handles and key table of a replaced ring: no leak across rotations", () =>
     Effect.gen(function*() {
       const native = Either.getOrThrowWith(NativeCrypto.load(), (e) => new Error(`${e.message}; run npm run build:native`))
       const baseline = native.liveKeys()
@@ -44,10 +44,13 @@ describe("KeyStore (memory)", () => {
       for (let rotation = 0; rotation < 50; rotation++) {
         const ring = bidstreamRing(NOW + rotation)
         yield* store.set(ring)
-        const text = token({ masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now: NOW })
-        expect(decrypt(store.current(), native, text, NOW, { clientType: "bidstream" })._tag).toBe("DecryptedToken")
-        // the ring in use holds exactly its two key handles
+        const keys = { masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now: NOW }
+        // V4 goes through the native key table (one table of the ring's 2 keys), V2 through per-key handles.
+        expect(decrypt(store.current(), native, token(keys), NOW, { clientType: "bidstream" })._tag).toBe("DecryptedToken")
         expect(native.liveKeys() - baseline).toBe(2)
+        expect(decrypt(store.current(), native, token({ ...keys, version: 2 }), NOW, { clientType: "bidstream" })._tag)
+          .toBe("DecryptedToken")
+        expect(native.liveKeys() - baseline).toBe(4)
       }
       yield* store.set(bidstreamRing(NOW))
       expect(native.liveKeys() - baseline).toBe(0)

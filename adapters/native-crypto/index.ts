@@ -24,7 +24,16 @@ import { createCipheriv, createHash } from "node:crypto"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import { markAsUntransferable } from "node:worker_threads"
-import { Crypto, type CryptoShape, type KeyHandle, makeNode, secureRandom } from "../../src/Crypto.js"
+import {
+  Crypto,
+  type CryptoShape,
+  type KeyHandle,
+  type KeyTableEntry,
+  makeNode,
+  OPENED_FIELDS_LENGTH,
+  secureRandom,
+  type TokenOpener
+} from "../../src/Crypto.js"
 
 /** The shape of `native_crypto.node`'s exports. */
 interface Addon {
@@ -57,24 +66,15 @@ interface Addon {
    */
   readonly gcmEncryptInto?: EncryptInto
   readonly cbcEncryptInto?: EncryptInto
-  /** Absent from binaries built before it existed: then {@link NativeCrypto} has no `openGcmToken`. */
-  readonly openGcmToken?: OpenGcmToken
-  readonly openGcmTokenInto?: (
-    text: string,
-    alphabet: Alphabet,
-    masterKey: KeyHandle,
-    siteKeyOf: (siteKeyId: number) => KeyHandle | undefined,
-    out: Uint8Array,
-    offset: number
-  ) => number
+  /** Absent from binaries built before they existed: then {@link NativeCrypto} has no `tokenOpener`. */
+  readonly importKeyTable?: (ids: Int32Array, secrets: Uint8Array) => KeyHandle
+  readonly openToken?: (text: string, alphabet: number, table: KeyHandle, fields: Uint8Array) => string | undefined
   readonly liveKeys: () => number
   readonly liveContexts: () => number
   readonly opensslVersion: string
 }
 
-type Alphabet = "standard" | "either"
 type EncryptInto = (key: KeyHandle, iv: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number) => number
-type OpenGcmToken = NonNullable<CryptoShape["openGcmToken"]>
 
 /**
  * The native primitives plus introspection for tests and diagnostics.
@@ -85,10 +85,11 @@ type OpenGcmToken = NonNullable<CryptoShape["openGcmToken"]>
 export interface NativeCrypto extends CryptoShape {
   readonly name: "native"
   /**
-   * Base64 and both GCM layers of a V3/V4 token in one native call (see
-   * {@link CryptoShape.openGcmToken}). Present whenever the loaded binary has it.
+   * Base64 and both GCM layers of a V3/V4 token in one native call, with the
+   * ring's keys in a native table (see {@link CryptoShape.tokenOpener}).
+   * Present whenever the loaded binary has it.
    */
-  readonly openGcmToken?: OpenGcmToken
+  readonly tokenOpener?: TokenOpener
   /** Where the addon was loaded from. */
   readonly path: string
   /** The OpenSSL the addon runs on (Node's own), e.g. `"OpenSSL 3.0.19 27 Jan 2026"`. */
@@ -181,41 +182,50 @@ const selfTest = (addon: Addon): string | undefined => {
     const gcm2 = viaPool.gcmEncrypt(handle, nonce, plain)
     if (!sameBytes(gcm1, gcmRef) || !sameBytes(gcm2, gcmRef)) return "gcmEncrypt (pooled) mismatch"
     if (!sameBytes(cbc1, cbcRef)) return "cbcEncrypt (pooled) mismatch"
-    if (addon.openGcmToken !== undefined) return selfTestToken(addon, handle, viaPool)
-    return undefined
+    const opener = tokenOpenerOf(addon)
+    return opener === undefined ? undefined : selfTestOpener(addon, opener, key)
   } finally {
     addon.releaseKey(handle)
   }
 }
 
-/** Known-answer check of openGcmToken: a V4-shaped token (one key for both layers), its URL-safe
- * and standard spellings, and a rejected tampered tag, through both the allocating and pooled paths. */
-const selfTestToken = (addon: Addon, handle: KeyHandle, viaPool: ReturnType<typeof pooled>): string | undefined => {
-  const key = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1)
-  const layer = (nonceByte: number, plain: Uint8Array) => {
+/** Known-answer check of the token opener: a V4-shaped token whose layers use two keys of a
+ * three-key table (one id a negative int32), its URL-safe and standard spellings, a rejected
+ * tampered tag, and a table without the site key. */
+const selfTestOpener = (addon: Addon, opener: TokenOpener, key: Uint8Array): string | undefined => {
+  const siteKey = key.map((b) => b ^ 0x5a)
+  const layer = (secret: Uint8Array, nonceByte: number, plain: Uint8Array) => {
     const nonce = new Uint8Array(12).fill(nonceByte)
-    const c = createCipheriv("aes-256-gcm", key, nonce)
+    const c = createCipheriv("aes-256-gcm", secret, nonce)
     return Buffer.concat([nonce, c.update(plain), c.final(), c.getAuthTag()])
   }
   const sitePlain = Uint8Array.from({ length: 69 }, (_, i) => (i * 29 + 3) & 0xff)
-  const fields = Uint8Array.from({ length: 33 }, (_, i) => (i * 17 + 5) & 0xff)
-  fields.set([0x80, 0, 0x01, 0xfe], 29) // site key id 0x800001fe: a negative int32
-  const masterPlain = Buffer.concat([fields, layer(1, sitePlain)])
-  const bytes = Buffer.concat([Buffer.from([0x13, 0x80, 0, 0, 0, 1]), layer(2, masterPlain)])
-  const expected = Buffer.concat([masterPlain, sitePlain])
-  const siteKeyOf = (id: number) => id === (0x800001fe | 0) ? handle : undefined
-  const tampered = Uint8Array.from(bytes)
+  const masterFields = Uint8Array.from({ length: 33 }, (_, i) => (i * 17 + 5) & 0xff)
+  masterFields.set([0x80, 0, 0x01, 0xfe], 29) // site key id 0x800001fe: a negative int32
+  const header = Buffer.from([0x13, 0x80, 0, 0, 0, 1])
+  const bytes = Buffer.concat([header, layer(key, 2, Buffer.concat([masterFields, layer(siteKey, 1, sitePlain)]))])
+  const expectedFields = Buffer.concat([header, masterFields, sitePlain.subarray(0, 36)])
+  const expectedUid = Buffer.from(sitePlain.subarray(36)).toString("base64")
+  const tampered = Buffer.from(bytes)
   tampered[tampered.length - 1]! ^= 1
-  for (const open of [addon.openGcmToken!, viaPool.openGcmToken]) {
-    if (!sameBytes(open(bytes.toString("base64url"), "either", handle, siteKeyOf), expected)) return "openGcmToken mismatch"
-    if (!sameBytes(open(bytes.toString("base64"), "standard", handle, siteKeyOf), expected)) {
-      return "openGcmToken mismatch (standard)"
+  const full = opener.importKeys([{ id: 7, secret: siteKey }, { id: 1, secret: key }, { id: 0x800001fe | 0, secret: siteKey }])
+  const noSite = opener.importKeys([{ id: 1, secret: key }])
+  try {
+    for (const [text, alphabet] of [[bytes.toString("base64url"), "either"], [bytes.toString("base64"), "standard"]] as const) {
+      const fields = new Uint8Array(OPENED_FIELDS_LENGTH)
+      if (opener.open(text, alphabet, full, fields) !== expectedUid || !sameBytes(fields, expectedFields)) {
+        return `token opener mismatch (${alphabet})`
+      }
     }
-    if (open(Buffer.from(tampered).toString("base64url"), "either", handle, siteKeyOf) !== undefined) {
-      return "openGcmToken accepted a bad tag"
-    }
+    const fields = new Uint8Array(OPENED_FIELDS_LENGTH)
+    if (opener.open(tampered.toString("base64url"), "either", full, fields) !== undefined) return "token opener accepted a bad tag"
+    if (opener.open(bytes.toString("base64url"), "either", noSite, fields) !== undefined) return "token opener invented a key"
+    if (fields.some((b) => b !== 0)) return "token opener wrote fields on failure"
+    return undefined
+  } finally {
+    addon.releaseKey(full)
+    addon.releaseKey(noSite)
   }
-  return undefined
 }
 
 /**
@@ -281,7 +291,7 @@ const allocating = (
  */
 const pooled = (
   addon: Addon
-): Pick<CryptoShape, "gcmDecrypt" | "cbcDecrypt" | "gcmEncrypt" | "cbcEncrypt"> & { openGcmToken: OpenGcmToken } => {
+): Pick<CryptoShape, "gcmDecrypt" | "cbcDecrypt" | "gcmEncrypt" | "cbcEncrypt"> => {
   let pool = new Uint8Array(0)
   let used = 0
   const reserve = (room: number): void => {
@@ -341,35 +351,39 @@ const pooled = (
       reserve(room)
       const length = addon.cbcDecryptInto(key, data, start, end, pool, used)
       return length >= 0 ? take(length) : undefined
-    },
-    openGcmToken: (text, alphabet, masterKey, siteKeyOf) => {
-      const open = addon.openGcmToken!
-      if (typeof text !== "string") return open(text, alphabet, masterKey, siteKeyOf)
-      // n <= floor(3 * length / 4) decoded bytes, master plaintext m = n - 34, result 2m - 61.
-      const room = 2 * Math.floor((3 * text.length) / 4) - 129
-      if (!(room > 0 && room <= POOL_MAX_RESULT)) return open(text, alphabet, masterKey, siteKeyOf)
-      reserve(room)
-      // Claim the room before the call: siteKeyOf runs JS, which may itself decrypt from this pool.
-      const target = pool
-      const at = used
-      const claimed = (at + room + 7) & ~7
-      used = claimed
-      const length = addon.openGcmTokenInto!(text, alphabet, masterKey, siteKeyOf, target, at)
-      // Hand back what was not needed, unless a nested call has taken from the pool in the meantime.
-      if (pool === target && used === claimed) used = length >= 0 ? (at + length + 7) & ~7 : at
-      return length >= 0 ? target.subarray(at, at + length) : undefined
     }
   }
 }
 
-/** The pooled entry points, minus openGcmToken when the binary predates it. */
-const withoutMissing = (
-  p: ReturnType<typeof pooled>,
-  addon: Addon
-): Pick<CryptoShape, "gcmDecrypt" | "cbcDecrypt" | "gcmEncrypt" | "cbcEncrypt" | "openGcmToken"> => {
-  if (addon.openGcmToken !== undefined && addon.openGcmTokenInto !== undefined) return p
-  const { openGcmToken: _, ...rest } = p
-  return rest
+/** The addon's whole-token entry points as a {@link TokenOpener}, when the binary has them. */
+const tokenOpenerOf = (addon: Addon): TokenOpener | undefined => {
+  const importTable = addon.importKeyTable
+  const openToken = addon.openToken
+  if (importTable === undefined || openToken === undefined) return undefined
+  return {
+    importKeys: (keys: ReadonlyArray<KeyTableEntry>) => {
+      // Ids outside int32 can never match a token's (signed 32-bit) key id: leave them out.
+      const usable = keys.filter((key) => (key.id | 0) === key.id)
+      const ids = new Int32Array(usable.length)
+      const secrets = new Uint8Array(usable.length * 32)
+      try {
+        usable.forEach((key, i) => {
+          if (key.secret.length !== 32) throw new RangeError("importKeys: secrets must be 32 bytes")
+          ids[i] = key.id
+          secrets.set(key.secret, i * 32)
+        })
+        return importTable(ids, secrets)
+      } finally {
+        secrets.fill(0)
+      }
+    },
+    open: (text, alphabet, keys, fields) => openToken(text, alphabet === "either" ? 1 : alphabet === "standard" ? 0 : -1, keys, fields)
+  }
+}
+
+const withTokenOpener = (addon: Addon): { tokenOpener?: TokenOpener } => {
+  const tokenOpener = tokenOpenerOf(addon)
+  return tokenOpener === undefined ? {} : { tokenOpener }
 }
 
 const fromAddon = (addon: Addon, path: string, options: Options | undefined): NativeCrypto => ({
@@ -384,10 +398,10 @@ const fromAddon = (addon: Addon, path: string, options: Options | undefined): Na
       gcmEncrypt: addon.gcmEncrypt,
       cbcEncrypt: addon.cbcEncrypt,
       gcmDecrypt: addon.gcmDecrypt,
-      cbcDecrypt: addon.cbcDecrypt,
-      ...(addon.openGcmToken === undefined ? {} : { openGcmToken: addon.openGcmToken })
+      cbcDecrypt: addon.cbcDecrypt
     } :
-    withoutMissing(pooled(addon), addon)),
+    pooled(addon)),
+  ...withTokenOpener(addon),
   sha256: (data) => view(createHash("sha256").update(data).digest()),
   randomBytes: options?.random ?? secureRandom,
   liveKeys: addon.liveKeys,

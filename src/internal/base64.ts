@@ -54,19 +54,9 @@ export const decode = (text: string, alphabet: Alphabet = "standard"): Uint8Arra
 export const encode = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64")
 
-// Decrypted tokens often share one backing buffer (the native layer's result pool), so a Buffer
-// over the last one seen saves creating a view per raw UID.
-let lastBacking: ArrayBufferLike | undefined
-let lastBuffer: Buffer | undefined
-
 /** Standard Base64 of `bytes[start, end)`. */
-export const encodeRange = (bytes: Uint8Array, start: number, end: number): string => {
-  if (bytes.buffer !== lastBacking || lastBuffer === undefined) {
-    lastBacking = bytes.buffer
-    lastBuffer = Buffer.from(bytes.buffer)
-  }
-  return lastBuffer.toString("base64", bytes.byteOffset + start, bytes.byteOffset + end)
-}
+export const encodeRange = (bytes: Uint8Array, start: number, end: number): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("base64")
 
 /** Base64URL without padding. */
 export const encodeUrl = (bytes: Uint8Array): string =>

@@ -10,7 +10,7 @@
  *
  * Contract (mirrors CryptoShape in src/Crypto.ts):
  *   importKey(secret: Uint8Array(32)) -> handle      (throws on bad input)
- *   releaseKey(handle) -> undefined                  (idempotent; ignores non-handles)
+ *   releaseKey(handle) -> undefined                  (keys and key tables; idempotent; ignores non-handles)
  *   gcmDecrypt(handle, data, start, end) -> Uint8Array | undefined   (never throws)
  *   cbcDecrypt(handle, data, start, end) -> Uint8Array | undefined   (never throws)
  *   gcmEncrypt(handle, nonce(12), plaintext) -> Uint8Array          (throws on bad input)
@@ -21,9 +21,9 @@
  *       written, for an unusable target: bad type or offset, too little room, overlapping an input)
  *   gcmDecryptInto(handle, data, start, end, out, offset) -> boolean          (never throws)
  *   cbcDecryptInto(handle, data, start, end, out, offset) -> length | -1      (never throws)
- *   openGcmToken(text, alphabet, masterHandle, siteKeyOf) -> Uint8Array | undefined   (never throws)
- *   openGcmTokenInto(text, alphabet, masterHandle, siteKeyOf, out, offset) -> length | -1
- *       (never throws; both clear any exception siteKeyOf raises)
+ *   importKeyTable(ids: Int32Array, secrets: Uint8Array(32 * n)) -> table handle   (throws on bad input)
+ *   openToken(text, alphabet 0 | 1, table, fields: Uint8Array(>= 75)) -> string | undefined  (never throws)
+ *       (the raw UID as Base64; header, master and site fields written to fields[0, 75) on success only)
  *   liveKeys() / liveContexts() -> number   (process-wide counters, for leak tests)
  *
  * Safety rules followed below:
@@ -39,10 +39,11 @@
  *     (as node:crypto does), so it cannot surface later as a stale node:crypto error;
  *   - the *Into variants write only inside out[offset, offset + need), which must lie within the
  *     target Uint8Array and must not overlap the input range(s) (for encrypt: the iv and the plaintext);
- *   - openGcmToken* copy the token text into a bounded stack buffer (at most TOKEN_MAX_TEXT UTF-16
- *     code units, so nothing outside ASCII can alias an alphabet character), keep every
- *     intermediate on the stack (wiped before returning), and touch the output only after the
- *     siteKeyOf callback has returned.
+ *   - openToken copies the token text into a bounded stack buffer (at most TOKEN_MAX_TEXT UTF-16
+ *     code units, and any code unit outside one byte is invalid, so nothing can alias an alphabet
+ *     character), keeps every intermediate on the stack (plaintexts wiped before returning), runs
+ *     no JS while it works (both key ids are resolved in the table), and writes its fields output
+ *     only once everything has succeeded.
  */
 #include <node_api.h>
 
@@ -255,6 +256,12 @@ static napi_value ImportKey(napi_env env, napi_callback_info info) {
   return handle;
 }
 
+/* Key tables (defined with openToken below) are released through releaseKey too. */
+typedef struct key_table key_table;
+static key_table* get_table(napi_env env, napi_value value);
+static bool release_table(key_table* t);
+static int64_t table_external_bytes(const key_table* t);
+
 static napi_value ReleaseKey(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -264,6 +271,11 @@ static napi_value ReleaseKey(napi_env env, napi_callback_info info) {
     if (k != NULL && release_key(k)) {
       int64_t ignored;
       napi_adjust_external_memory(env, -(int64_t)KEY_EXTERNAL_BYTES, &ignored);
+    }
+    key_table* t = k == NULL ? get_table(env, argv[0]) : NULL;
+    if (t != NULL && release_table(t)) {
+      int64_t ignored;
+      napi_adjust_external_memory(env, -table_external_bytes(t), &ignored);
     }
   }
   return js_undefined(env);
@@ -450,57 +462,214 @@ static napi_value CbcDecryptInto(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Whole V3/V4 token: Base64 + both GCM layers in one call                   */
-/*   openGcmToken (text, alphabet, masterKey, siteKeyOf) -> Uint8Array | undefined                   */
-/*   openGcmTokenInto (text, alphabet, masterKey, siteKeyOf, out, offset) -> length, or -1           */
-/* Result: master plaintext (m bytes) ‖ site plaintext (m - 61 bytes). Never throws: any failure,    */
-/* including a siteKeyOf that throws (its exception is cleared), is undefined / -1.                  */
+/* Key tables and whole V3/V4 tokens                                         */
+/*   importKeyTable (ids: Int32Array, secrets: Uint8Array(32 * ids.length)) -> table handle          */
+/*       (throws on bad input: not typed arrays, sizes that disagree, duplicate ids)                  */
+/*   openToken (text, alphabet 0 | 1, table, fields: Uint8Array(>= 75)) -> string | undefined          */
+/*       Base64-decodes the text (0: standard alphabet, 1: standard or URL-safe), finds the master    */
+/*       key (id at bytes 2..6) and the site key (id at master plaintext offset 29) in the table,     */
+/*       opens both GCM layers and, only on success, writes header(6) ‖ master fields(33) ‖ site      */
+/*       fields(36) to fields[0, 75) and returns the raw UID (site plaintext from offset 36) as       */
+/*       standard padded Base64. Never throws: any failure is undefined and writes nothing.           */
+/* A table owns its own copies of the keys (same lifecycle rules as importKey's: releaseKey frees     */
+/* and wipes them, the finalizer is the backstop), so a decrypt resolves both key ids in C without    */
+/* calling back into JS.                                                                              */
 /* ------------------------------------------------------------------------ */
 
 /* Longest token text accepted (a V4 token is ~220 characters). */
 #define TOKEN_MAX_TEXT 4096
 #define TOKEN_MAX_BYTES (TOKEN_MAX_TEXT / 4 * 3)
 #define TOKEN_HEADER 6
+#define MASTER_KEY_ID_AT 2
 /* Master plaintext: 33 bytes of fields, then the site blob nonce(12) ‖ ct(>= 36) ‖ tag(16). */
 #define MASTER_FIELDS 33
 #define SITE_KEY_ID_AT 29
-#define MIN_SITE_PLAINTEXT 36
-#define MIN_MASTER_PLAINTEXT (MASTER_FIELDS + GCM_NONCE + GCM_TAG + MIN_SITE_PLAINTEXT)
+#define SITE_FIELDS 36
+#define MIN_MASTER_PLAINTEXT (MASTER_FIELDS + GCM_NONCE + GCM_TAG + SITE_FIELDS)
+#define OPENED_FIELDS (TOKEN_HEADER + MASTER_FIELDS + SITE_FIELDS)
 
 enum { ALPHABET_STANDARD = 0, ALPHABET_EITHER = 1 };
 
-/* Sextet value of each UTF-16 code unit below 128 per alphabet; X (0xff) = not in the alphabet. '='
- * is in neither: padding is stripped before the data characters are looked up. Constant data, so
- * worker threads loading the addon share it without any initialisation race. */
+/* Drops whatever a failed call left pending: the entry point never throws. */
+static void clear_pending_exception(napi_env env) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value ignored = NULL;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+}
+
+static const napi_type_tag TABLE_TYPE_TAG = {0x6566666563742d75ULL, 0x6964322d6b747462ULL};
+
+struct key_table {
+  size_t count;
+  int32_t* ids;      /* ascending, unique */
+  native_key* keys;  /* keys[i] has id ids[i] */
+  bool released;
+};
+
+static bool release_table(key_table* t) {
+  if (t->released) return false;
+  t->released = true;
+  for (size_t i = 0; i < t->count; i++) release_key(&t->keys[i]);
+  return true;
+}
+
+static int64_t table_external_bytes(const key_table* t) { return (int64_t)t->count * KEY_EXTERNAL_BYTES; }
+
+static void free_table(key_table* t) {
+  if (t->keys != NULL) {
+    OPENSSL_cleanse(t->keys, t->count * sizeof *t->keys);
+    free(t->keys);
+  }
+  free(t->ids);
+  free(t);
+}
+
+static void finalize_table(napi_env env, void* data, void* hint) {
+  (void)hint;
+  key_table* t = (key_table*)data;
+  if (t == NULL) return;
+  if (release_table(t)) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, -table_external_bytes(t), &ignored);
+  }
+  free_table(t);
+}
+
+/* The key_table behind a handle, or NULL when `value` is not one (same checks as get_key). */
+static key_table* get_table(napi_env env, napi_value value) {
+  napi_valuetype t;
+  if (napi_typeof(env, value, &t) != napi_ok || t != napi_external) return NULL;
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, value, &TABLE_TYPE_TAG, &tagged) != napi_ok || !tagged) return NULL;
+  void* ptr = NULL;
+  if (napi_get_value_external(env, value, &ptr) != napi_ok || ptr == NULL) return NULL;
+  return (key_table*)ptr;
+}
+
+/* Binary search; NULL when the id is not in the table. */
+static native_key* table_key(const key_table* t, int32_t id) {
+  size_t lo = 0, hi = t->count;
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (t->ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < t->count && t->ids[lo] == id ? &t->keys[lo] : NULL;
+}
+
+typedef struct {
+  int32_t id;
+  size_t index;
+} id_slot;
+
+static int compare_slots(const void* a, const void* b) {
+  const int32_t x = ((const id_slot*)a)->id, y = ((const id_slot*)b)->id;
+  return (x > y) - (x < y);
+}
+
+static napi_value ImportKeyTable(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  napi_typedarray_type type;
+  size_t count = 0;
+  void* ids_ptr = NULL;
+  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &type, &count, &ids_ptr, NULL, NULL) != napi_ok ||
+      type != napi_int32_array || (count > 0 && ids_ptr == NULL)) {
+    return throw_type_error(env, "ERR_NATIVE_CRYPTO_INVALID_ARG", "importKeyTable: ids must be an Int32Array");
+  }
+  const uint8_t* secrets = NULL;
+  size_t secrets_len = 0;
+  if (!get_u8(env, argv[1], &secrets, &secrets_len)) {
+    return throw_type_error(env, "ERR_NATIVE_CRYPTO_INVALID_KEY", "importKeyTable: secrets must be a Uint8Array");
+  }
+  if (count > MAX_LEN / KEY_LEN / 2 || secrets_len != count * KEY_LEN) {
+    return throw_range_error(env, "ERR_NATIVE_CRYPTO_INVALID_KEY", "importKeyTable: secrets must be 32 bytes per id");
+  }
+  const int32_t* ids = (const int32_t*)ids_ptr;
+  key_table* t = (key_table*)calloc(1, sizeof *t);
+  id_slot* order = (id_slot*)calloc(count > 0 ? count : 1, sizeof *order);
+  if (t != NULL) {
+    t->ids = (int32_t*)calloc(count > 0 ? count : 1, sizeof *t->ids);
+    t->keys = (native_key*)calloc(count > 0 ? count : 1, sizeof *t->keys);
+  }
+  if (t == NULL || order == NULL || t->ids == NULL || t->keys == NULL) {
+    free(order);
+    if (t != NULL) free_table(t);
+    return throw_error(env, "ERR_NATIVE_CRYPTO_OOM", "importKeyTable: out of memory");
+  }
+  for (size_t i = 0; i < count; i++) {
+    order[i].id = ids[i];
+    order[i].index = i;
+  }
+  qsort(order, count, sizeof *order, compare_slots);
+  for (size_t i = 1; i < count; i++) {
+    if (order[i].id == order[i - 1].id) {
+      free(order);
+      free_table(t);
+      return throw_range_error(env, "ERR_NATIVE_CRYPTO_INVALID_KEY", "importKeyTable: duplicate key id");
+    }
+  }
+  for (size_t i = 0; i < count; i++) {
+    t->ids[i] = order[i].id;
+    memcpy(t->keys[i].key, secrets + order[i].index * KEY_LEN, KEY_LEN);
+  }
+  free(order);
+  t->count = count;
+  atomic_fetch_add(&live_keys, (long)count);
+
+  napi_value handle = NULL;
+  if (napi_create_external(env, t, finalize_table, NULL, &handle) != napi_ok) {
+    release_table(t);
+    free_table(t);
+    return throw_error(env, "ERR_NATIVE_CRYPTO_INTERNAL", "importKeyTable: cannot create handle");
+  }
+  /* From here on the finalizer owns t. */
+  if (napi_type_tag_object(env, handle, &TABLE_TYPE_TAG) != napi_ok) {
+    release_table(t);
+    return throw_error(env, "ERR_NATIVE_CRYPTO_INTERNAL", "importKeyTable: cannot tag handle");
+  }
+  int64_t ignored;
+  napi_adjust_external_memory(env, table_external_bytes(t), &ignored);
+  return handle;
+}
+
+/* Sextet value of each byte per alphabet; X (0xff) = not in the alphabet. '=' is in neither: padding
+ * is stripped before the data characters are looked up. Constant data, so worker threads loading the
+ * addon share it without any initialisation race. */
 #define X 0xff
-static const uint8_t b64_value[2][128] = {
+#define X16 X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X
+static const uint8_t b64_value[2][256] = {
     {
-      X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-      X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+      X16, X16,
       X, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
       52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, X, X, X,
       X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
       15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, X,
       X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
       41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
+      X16, X16, X16, X16, X16, X16, X16, X16,
     },
     {
-      X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-      X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+      X16, X16,
       X, X, X, X, X, X, X, X, X, X, X, 62, X, 62, X, 63,
       52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, X, X, X,
       X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
       15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, 63,
       X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
       41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
+      X16, X16, X16, X16, X16, X16, X16, X16,
     },
 };
+#undef X16
 #undef X
 
-static inline uint32_t b64_sextet(const uint8_t* table, uint16_t c) {
-  /* Anything outside ASCII (including what a lossy conversion could have produced) is invalid. */
-  return c < 128 ? table[c] : 0xffu;
-}
+/* The sextet of a UTF-16 code unit: the table value of its low byte, with the high byte kept in
+ * bits 8-15 so that any code unit outside one byte is invalid and none can alias an alphabet
+ * character. Branch-free. */
+static inline uint32_t b64_sextet(const uint8_t* table, uint16_t c) { return table[c & 0xffu] | (c & 0xff00u); }
 
 /* Strict decode with exactly the rules of src/internal/base64.ts `decode`: optional '=' padding
  * (at most two; when present the text length must be a multiple of 4), no data length = 1 mod 4,
@@ -517,12 +686,13 @@ static long b64_decode(const uint16_t* text, size_t len, int alphabet, uint8_t* 
   const size_t rem = end % 4;
   if (rem == 1) return -1;
   const size_t full = end - rem;
+  /* Invalid characters set bit 7 or 8 of their sextet: one OR over all groups, one check at the end. */
+  uint32_t bad = 0;
   size_t o = 0;
   for (size_t i = 0; i < full; i += 4) {
     const uint32_t a = b64_sextet(table, text[i]), b = b64_sextet(table, text[i + 1]);
     const uint32_t c = b64_sextet(table, text[i + 2]), d = b64_sextet(table, text[i + 3]);
-    /* 0xff in any of them sets bit 7 of the OR: one branch per group. */
-    if ((a | b | c | d) & 0x80u) return -1;
+    bad |= a | b | c | d;
     const uint32_t v = a << 18 | b << 12 | c << 6 | d;
     out[o] = (uint8_t)(v >> 16);
     out[o + 1] = (uint8_t)(v >> 8);
@@ -531,148 +701,120 @@ static long b64_decode(const uint16_t* text, size_t len, int alphabet, uint8_t* 
   }
   if (rem == 2) {
     const uint32_t a = b64_sextet(table, text[full]), b = b64_sextet(table, text[full + 1]);
-    if ((a | b) & 0x80u || (b & 0x0fu) != 0) return -1;
+    bad |= a | b | ((b & 0x0fu) != 0 ? 0x80u : 0u);
     out[o++] = (uint8_t)(a << 2 | b >> 4);
   } else if (rem == 3) {
     const uint32_t a = b64_sextet(table, text[full]), b = b64_sextet(table, text[full + 1]);
     const uint32_t c = b64_sextet(table, text[full + 2]);
-    if ((a | b | c) & 0x80u || (c & 0x03u) != 0) return -1;
+    bad |= a | b | c | ((c & 0x03u) != 0 ? 0x80u : 0u);
     const uint32_t v = a << 10 | b << 4 | c >> 2;
     out[o++] = (uint8_t)(v >> 8);
     out[o++] = (uint8_t)v;
   }
-  return (long)o;
+  return (bad & ~0x3fu) != 0 ? -1 : (long)o;
 }
 
-/* "standard" -> 0, "either" -> 1, anything else (other strings, non-strings) -> -1. UTF-8, not
- * Latin-1: V8's one-byte conversion keeps only the low byte of each code unit. */
-static int alphabet_of(napi_env env, napi_value value) {
-  char buf[16];
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, value, buf, sizeof buf, &len) != napi_ok) return -1;
-  if (len == 8 && memcmp(buf, "standard", 8) == 0) return ALPHABET_STANDARD;
-  if (len == 6 && memcmp(buf, "either", 6) == 0) return ALPHABET_EITHER;
-  return -1;
+static const char b64_chars[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Standard Base64 with padding of in[0, len) into out (room 4 * ceil(len / 3)); returns its length. */
+static size_t b64_encode(const uint8_t* in, size_t len, char* out) {
+  size_t o = 0, i = 0;
+  for (; i + 3 <= len; i += 3) {
+    const uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+    out[o++] = b64_chars[v >> 18];
+    out[o++] = b64_chars[(v >> 12) & 63];
+    out[o++] = b64_chars[(v >> 6) & 63];
+    out[o++] = b64_chars[v & 63];
+  }
+  if (len - i == 1) {
+    const uint32_t v = (uint32_t)in[i] << 16;
+    out[o++] = b64_chars[v >> 18];
+    out[o++] = b64_chars[(v >> 12) & 63];
+    out[o++] = '=';
+    out[o++] = '=';
+  } else if (len - i == 2) {
+    const uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+    out[o++] = b64_chars[v >> 18];
+    out[o++] = b64_chars[(v >> 12) & 63];
+    out[o++] = b64_chars[(v >> 6) & 63];
+    out[o++] = '=';
+  }
+  return o;
 }
 
-/* Drops whatever a JS callback (or a failed call) left pending: the entry point never throws. */
-static void clear_pending_exception(napi_env env) {
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-    napi_value ignored = NULL;
-    napi_get_and_clear_last_exception(env, &ignored);
-  }
+static int32_t read_i32(const uint8_t* p) {
+  return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3]);
 }
 
-/* Everything up to and including the site key lookup. On success the master plaintext is in
- * `master` (room TOKEN_MAX_BYTES), *m_len is its length and *site_key the (live) site key; the
- * caller must OPENSSL_cleanse(master, *m_len) whatever happens next. On failure nothing is left
- * in `master` and *m_len is 0. No output is written here: siteKeyOf runs JS, which could itself
- * decrypt into the same pool, so the result is only written after it has returned. */
-static bool open_token_master(napi_env env, napi_value* argv, uint8_t* master, size_t* m_len, native_key** site_key) {
-  *m_len = 0;
-  uint16_t text[TOKEN_MAX_TEXT + 2];
-  uint8_t raw[TOKEN_MAX_BYTES + 4];
-  size_t len = 0;
-  /* napi_string_expected for non-strings. Copies at most bufsize - 1 code units: a copy of more than
-   * TOKEN_MAX_TEXT means the text is too long (it may have been cut). */
-  if (napi_get_value_string_utf16(env, argv[0], (char16_t*)text, TOKEN_MAX_TEXT + 2, &len) != napi_ok) return false;
-  if (len > TOKEN_MAX_TEXT) return false;
-  const int alphabet = alphabet_of(env, argv[1]);
-  if (alphabet < 0) return false;
-  native_key* mk = get_key(env, argv[2]);
-  if (mk == NULL || mk->released) return false;
+/* The token text as UTF-16 code units into `text` (room TOKEN_MAX_TEXT + 2); false for non-strings
+ * and texts longer than TOKEN_MAX_TEXT. */
+static bool token_text(napi_env env, napi_value value, uint16_t* text, size_t* len) {
+  /* Copies at most bufsize - 1 code units: a copy of more than TOKEN_MAX_TEXT means the text is too
+   * long (it may have been cut). */
+  return napi_get_value_string_utf16(env, value, (char16_t*)text, TOKEN_MAX_TEXT + 2, len) == napi_ok &&
+         *len <= TOKEN_MAX_TEXT;
+}
 
-  const long n = b64_decode(text, len, alphabet, raw);
-  if (n < TOKEN_HEADER + GCM_NONCE + GCM_TAG) return false;
-  const size_t blob_len = (size_t)n - TOKEN_HEADER;
-  const size_t m = blob_len - (GCM_NONCE + GCM_TAG);
-  /* Wipes `master` itself on a bad tag. */
-  if (!gcm_decrypt_core(mk, raw + TOKEN_HEADER, blob_len, master)) return false;
-  if (m < MIN_MASTER_PLAINTEXT) {
-    OPENSSL_cleanse(master, m);
-    return false;
-  }
-
-  const int32_t site_key_id = (int32_t)((uint32_t)master[SITE_KEY_ID_AT] << 24 | (uint32_t)master[SITE_KEY_ID_AT + 1] << 16 |
-                                        (uint32_t)master[SITE_KEY_ID_AT + 2] << 8 | (uint32_t)master[SITE_KEY_ID_AT + 3]);
-  napi_value id = NULL, recv = NULL, handle = NULL;
-  bool ok = napi_create_int32(env, site_key_id, &id) == napi_ok && napi_get_undefined(env, &recv) == napi_ok &&
-            napi_call_function(env, recv, argv[3], 1, &id, &handle) == napi_ok;
-  /* A throwing siteKeyOf (or a non-function) must not surface: clear it either way. */
-  clear_pending_exception(env);
-  /* The handle is checked only now: siteKeyOf may have released any key, this one included. */
-  native_key* sk = ok ? get_key(env, handle) : NULL;
-  if (sk == NULL || sk->released) {
-    OPENSSL_cleanse(master, m);
-    return false;
-  }
-  *m_len = m;
-  *site_key = sk;
+/* Both layers of the decoded token raw[0, n). On success the master plaintext is master[0, *m) and
+ * the site plaintext site[0, *s); the caller wipes both (as far as *m and *s) whatever it does next. */
+static bool open_layers(const key_table* table, const uint8_t* raw, size_t n, uint8_t* master, size_t* m,
+                        uint8_t* site, size_t* s) {
+  *m = 0;
+  *s = 0;
+  if (n < TOKEN_HEADER + GCM_NONCE + GCM_TAG + MIN_MASTER_PLAINTEXT) return false;
+  native_key* mk = table_key(table, read_i32(raw + MASTER_KEY_ID_AT));
+  if (mk == NULL) return false;
+  const size_t master_len = n - TOKEN_HEADER - (GCM_NONCE + GCM_TAG);
+  /* gcm_decrypt_core wipes what it wrote on a bad tag. */
+  if (!gcm_decrypt_core(mk, raw + TOKEN_HEADER, n - TOKEN_HEADER, master)) return false;
+  *m = master_len;
+  native_key* sk = table_key(table, read_i32(master + SITE_KEY_ID_AT));
+  if (sk == NULL) return false;
+  const size_t site_blob = master_len - MASTER_FIELDS;
+  if (!gcm_decrypt_core(sk, master + MASTER_FIELDS, site_blob, site)) return false;
+  *s = site_blob - (GCM_NONCE + GCM_TAG);
   return true;
 }
 
-/* The site layer, master[33, m), decrypted to out + m, then the master plaintext copied to out:
- * `out` needs 2m - 61 bytes and must not overlap `master`. Wipes `out` (what it wrote) on failure. */
-static bool open_token_site(native_key* sk, const uint8_t* master, size_t m, uint8_t* out) {
-  const size_t site_blob = m - MASTER_FIELDS;
-  if (!gcm_decrypt_core(sk, master + MASTER_FIELDS, site_blob, out + m)) return false;
-  /* Implied by m >= MIN_MASTER_PLAINTEXT; kept as the contract's own check. */
-  if (site_blob - (GCM_NONCE + GCM_TAG) < MIN_SITE_PLAINTEXT) {
-    OPENSSL_cleanse(out + m, site_blob - (GCM_NONCE + GCM_TAG));
-    return false;
-  }
-  memcpy(out, master, m);
-  return true;
-}
-
-static size_t open_token_total(size_t m) { return m + (m - (MASTER_FIELDS + GCM_NONCE + GCM_TAG)); }
-
-static napi_value OpenGcmToken(napi_env env, napi_callback_info info) {
+static napi_value OpenToken(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return js_undefined(env);
-  uint8_t master[TOKEN_MAX_BYTES];
-  size_t m = 0;
-  native_key* sk = NULL;
-  if (!open_token_master(env, argv, master, &m, &sk)) return js_undefined(env);
-  const size_t total = open_token_total(m);
-  napi_value result = NULL;
-  void* out = NULL;
-  napi_value ab = NULL;
-  if (napi_create_arraybuffer(env, total, &out, &ab) == napi_ok && out != NULL &&
-      open_token_site(sk, master, m, (uint8_t*)out)) {
-    result = u8_over(env, ab, total);
+  uint16_t text[TOKEN_MAX_TEXT + 2];
+  size_t len = 0;
+  double alphabet = -1;
+  key_table* table = NULL;
+  uint8_t* fields = NULL;
+  size_t fields_len = 0;
+  /* Exactly the number 0 or 1: a double, so that NaN, fractions and 2^32 + 1 are not truncated into either. */
+  if (!token_text(env, argv[0], text, &len) || napi_get_value_double(env, argv[1], &alphabet) != napi_ok ||
+      (alphabet != ALPHABET_STANDARD && alphabet != ALPHABET_EITHER) || (table = get_table(env, argv[2])) == NULL ||
+      table->released || !get_u8(env, argv[3], (const uint8_t**)&fields, &fields_len) || fields_len < OPENED_FIELDS) {
+    clear_pending_exception(env);
+    return js_undefined(env);
+  }
+  uint8_t raw[TOKEN_MAX_BYTES + 4];
+  const long n = b64_decode(text, len, alphabet == ALPHABET_EITHER ? ALPHABET_EITHER : ALPHABET_STANDARD, raw);
+  if (n < 0) return js_undefined(env);
+  uint8_t master[TOKEN_MAX_BYTES], site[TOKEN_MAX_BYTES];
+  size_t m = 0, s = 0;
+  napi_value uid = NULL;
+  if (open_layers(table, raw, (size_t)n, master, &m, site, &s)) {
+    char uid_text[TOKEN_MAX_BYTES / 3 * 4 + 4];
+    const size_t uid_len = b64_encode(site + SITE_FIELDS, s - SITE_FIELDS, uid_text);
+    if (napi_create_string_latin1(env, uid_text, uid_len, &uid) == napi_ok) {
+      memcpy(fields, raw, TOKEN_HEADER);
+      memcpy(fields + TOKEN_HEADER, master, MASTER_FIELDS);
+      memcpy(fields + TOKEN_HEADER + MASTER_FIELDS, site, SITE_FIELDS);
+    } else {
+      uid = NULL;
+    }
+    OPENSSL_cleanse(uid_text, uid_len);
   }
   OPENSSL_cleanse(master, m);
+  OPENSSL_cleanse(site, s);
   clear_pending_exception(env);
-  return result != NULL ? result : js_undefined(env);
-}
-
-static napi_value OpenGcmTokenInto(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  int32_t written = -1;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 6) {
-    uint8_t master[TOKEN_MAX_BYTES];
-    size_t m = 0;
-    native_key* sk = NULL;
-    if (open_token_master(env, argv, master, &m, &sk)) {
-      /* The target is validated after siteKeyOf has run, so nothing it did can have changed it since. */
-      const uint8_t* target = NULL;
-      size_t target_len = 0, offset = 0;
-      const size_t total = open_token_total(m);
-      if (get_u8(env, argv[4], &target, &target_len) && get_index(env, argv[5], target_len, &offset) &&
-          target_len - offset >= total && open_token_site(sk, master, m, (uint8_t*)target + offset)) {
-        written = (int32_t)total;
-      }
-      OPENSSL_cleanse(master, m);
-    }
-  }
-  clear_pending_exception(env);
-  napi_value result = NULL;
-  napi_create_int32(env, written, &result);
-  return result;
+  return uid != NULL ? uid : js_undefined(env);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -890,8 +1032,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"cbcEncrypt", NULL, CbcEncrypt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gcmEncryptInto", NULL, GcmEncryptInto, NULL, NULL, NULL, napi_enumerable, NULL},
       {"cbcEncryptInto", NULL, CbcEncryptInto, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"openGcmToken", NULL, OpenGcmToken, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"openGcmTokenInto", NULL, OpenGcmTokenInto, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"importKeyTable", NULL, ImportKeyTable, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openToken", NULL, OpenToken, NULL, NULL, NULL, napi_enumerable, NULL},
       {"liveKeys", NULL, LiveKeys, NULL, NULL, NULL, napi_enumerable, NULL},
       {"liveContexts", NULL, LiveContexts, NULL, NULL, NULL, napi_enumerable, NULL},
       {"opensslVersion", NULL, NULL, NULL, NULL, version, napi_enumerable, NULL},
