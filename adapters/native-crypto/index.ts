@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import { createCipheriv, createHash } from "node:crypto"
+import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import { markAsUntransferable } from "node:worker_threads"
@@ -117,16 +118,26 @@ export class NativeCryptoUnavailable extends Data.TaggedError("NativeCryptoUnava
   readonly cause?: unknown
 }> {}
 
+const BINARY = "build/Release/native_crypto.node"
+
+// The binary is built next to the adapter's sources; the compiled module runs from
+// dist/adapters/native-crypto, three levels below the package root.
+const candidatePaths = [
+  new URL(`./${BINARY}`, import.meta.url),
+  new URL(`../../../adapters/native-crypto/${BINARY}`, import.meta.url)
+].map((url) => fileURLToPath(url))
+
 /**
- * Where {@link load} looks by default: `build/Release/native_crypto.node` next
- * to this module, overridable with the `EFFECT_UID2_NATIVE_CRYPTO` environment
- * variable (e.g. for a prebuilt binary shipped elsewhere).
+ * Where {@link load} looks by default: the `EFFECT_UID2_NATIVE_CRYPTO`
+ * environment variable (e.g. for a prebuilt binary shipped elsewhere), else
+ * `adapters/native-crypto/build/Release/native_crypto.node` in the package,
+ * where `npm run build:native` puts it.
  *
  * @since 0.1.0
  * @category constants
  */
 export const defaultPath: string = process.env["EFFECT_UID2_NATIVE_CRYPTO"] ??
-  fileURLToPath(new URL("./build/Release/native_crypto.node", import.meta.url))
+  candidatePaths.find((path) => existsSync(path)) ?? candidatePaths[0]!
 
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length)
 

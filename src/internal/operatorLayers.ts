@@ -2,7 +2,8 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
-import * as Crypto from "../Crypto.js"
+import * as NativeCrypto from "../../adapters/native-crypto/index.js"
+import type * as Crypto from "../Crypto.js"
 import type { InvalidClientSecret } from "../Errors.js"
 import * as HttpTransport from "../HttpTransport.js"
 import * as KeyRefresher from "../KeyRefresher.js"
@@ -25,7 +26,10 @@ export const withOperator = <Client>(
     KeyRefresher.layer({ ...options.refresh, endpoint }).pipe(Layer.provide(HttpTransport.layer(options)))
   )
 
-/** The same with defaults: in-memory key store, node:crypto and Node's HTTP client. */
+/**
+ * The same with defaults: in-memory key store, the native Crypto when it is built and loads (else
+ * node:crypto, silently; one log line names the one in use) and Node's HTTP client.
+ */
 export const standalone = <Client>(
   client: Layer.Layer<Client, never, KeyStore.KeyStore | Crypto.Crypto>,
   endpoint: KeyRefresher.KeyEndpoint,
@@ -33,7 +37,7 @@ export const standalone = <Client>(
 ): Layer.Layer<Client | KeyRefresher.KeyRefresher, InvalidClientSecret> =>
   Layer.merge(client, KeyRefresher.layer({ ...options.refresh, endpoint })).pipe(
     Layer.provide(HttpTransport.layerNode(options)),
-    Layer.provide(Layer.mergeAll(KeyStore.layerMemory, Crypto.layerNode))
+    Layer.provide(Layer.mergeAll(KeyStore.layerMemory, NativeCrypto.layerBest))
   )
 
 /** {@link standalone} from `UID2_BASE_URL`, `UID2_API_KEY`, `UID2_SECRET_KEY`. */

@@ -17,6 +17,7 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import { Crypto, type CryptoShape, makeNode, seededRandom } from "../../../src/Crypto.js"
 import * as NativeCrypto from "../index.js"
@@ -875,6 +876,25 @@ describe("native crypto: loader and layers", () => {
       expect(best.lines[0]).toContain("node")
       expect(best.lines[0]).toContain("NotBuilt")
     }))
+
+  it("the SDK's ready-made layers use native when it loads, else node:crypto, each with one log line", () => {
+    const script = fileURLToPath(new URL("./fixtures/default-layer.ts", import.meta.url))
+    const run = (env: Record<string, string>) => {
+      const child = spawnSync(process.execPath, ["--import", "tsx", script], {
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { ...process.env, ...env }
+      })
+      expect(child.status, child.stderr).toBe(0)
+      return JSON.parse(child.stdout) as { decrypted: boolean; crypto: Array<string> }
+    }
+    const withNative = run({ EFFECT_UID2_NATIVE_CRYPTO: native.path })
+    expect(withNative.decrypted).toBe(true)
+    expect(withNative.crypto).toEqual([expect.stringContaining(`native (N-API, ${native.opensslVersion})`)])
+    const without = run({ EFFECT_UID2_NATIVE_CRYPTO: join(tmpdir(), "no-such-dir", "native_crypto.node") })
+    expect(without.decrypted).toBe(true)
+    expect(without.crypto).toEqual([expect.stringMatching(/implementation: node \(native unavailable: NotBuilt\)/)])
+  })
 
   it("a corrupt binary or a foreign module is a LoadFailed, not a crash", () => {
     const dir = mkdtempSync(join(tmpdir(), "native-crypto-"))
