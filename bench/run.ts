@@ -28,7 +28,12 @@ import { type ArmResult, checksum, type ClockKind, gcFunction, measureGroup } fr
 import { formatKeys, measureKeys } from "./keys.js"
 import { cryptoLayers } from "./layers.js"
 
-const GOAL = 0.8
+/**
+ * The issues' goals, as ratios to the baseline: every layer's V4 decrypt and encrypt at >= 0.8x
+ * (issue 2); the native layer's V4 decrypt at >= 5x and encrypt at >= 3x (issue 5).
+ */
+const goalOf = (layer: string, op: "decrypt-v4" | "encrypt-v4"): number =>
+  layer === "native" ? (op === "decrypt-v4" ? 5 : 3) : 0.8
 
 interface Args {
   readonly clock: ClockKind
@@ -200,17 +205,18 @@ const main = async () => {
   }
   await bench.dispose()
 
-  // The issue's goal: V4 decrypt and encrypt, Effect API (batched) and sync, >= 0.8x baseline.
-  const goal: Record<string, Record<string, { ratio: number; pass: boolean }>> = {}
+  // The goals: V4 decrypt and encrypt, Effect API (batched) and sync, per layer (see goalOf).
+  const goal: Record<string, Record<string, { ratio: number; goal: number; pass: boolean }>> = {}
   for (const layer of layers) {
-    const entries: Record<string, { ratio: number; pass: boolean }> = {}
+    const entries: Record<string, { ratio: number; goal: number; pass: boolean }> = {}
     for (const op of ["decrypt-v4", "encrypt-v4"] as const) {
       const group = results.find((g) => g.op === op)
       if (group === undefined) continue
       for (const api of ["effect-batch", op === "decrypt-v4" ? "effect-decryptAll" : "effect-encryptAll", "sync"]) {
         const row = group.rows.find((r) => r.crypto === layer.name && r.api === api)
         if (row !== undefined) {
-          entries[`${op} ${api}`] = { ratio: Math.round(row.ratio * 1000) / 1000, pass: row.ratio >= GOAL }
+          const target = goalOf(layer.name, op)
+          entries[`${op} ${api}`] = { ratio: Math.round(row.ratio * 1000) / 1000, goal: target, pass: row.ratio >= target }
         }
       }
     }
@@ -242,7 +248,7 @@ const main = async () => {
       meta: { ...meta, seconds: Math.round(seconds * 10) / 10, checksum: checksum() },
       options,
       layers: notes,
-      goal: { threshold: GOAL, byLayer: goal },
+      goal: { byLayer: goal },
       effectMicrosPerTokenOverSync: effectCost,
       keys,
       groups: results.map((g) => ({
@@ -267,10 +273,10 @@ const main = async () => {
       }))
     }))
   } else {
-    out(`goal: V4 decrypt and V4 encrypt at >= ${GOAL}x baseline (Effect API batched, and sync)`)
+    out("goals: V4 decrypt and encrypt (Effect API batched, and sync) at >= 0.8x baseline; native: decrypt >= 5x, encrypt >= 3x")
     for (const [layer, entries] of Object.entries(goal)) {
-      for (const [what, { ratio, pass }] of Object.entries(entries)) {
-        out(`  ${pad(layer, 8)} ${pad(what, 24)} ${ratio.toFixed(3)}x  ${pass ? "ok" : "BELOW GOAL"}`)
+      for (const [what, { goal: target, pass, ratio }] of Object.entries(entries)) {
+        out(`  ${pad(layer, 8)} ${pad(what, 28)} ${ratio.toFixed(3)}x  (goal ${target}x)  ${pass ? "ok" : "BELOW GOAL"}`)
       }
     }
     out("\nEffect cost per token over the sync call (µs = baseline µs × (1/ratio(row) − 1/ratio(sync))):")

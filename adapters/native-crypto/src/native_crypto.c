@@ -141,18 +141,21 @@ static bool get_index(napi_env env, napi_value value, size_t max, size_t* out) {
   return true;
 }
 
-/* The native_key behind a handle, or NULL when `value` is not one of ours. The typeof check comes
- * first: napi_check_object_type_tag would ToObject() its argument and throw on null/undefined.
- * The type tag then rejects externals created by anyone but importKey. */
-static native_key* get_key(napi_env env, napi_value value) {
+/* The pointer behind an external carrying `tag`, or NULL when `value` is not one. The typeof check
+ * comes first: napi_check_object_type_tag would ToObject() its argument and throw on null/undefined.
+ * The type tag then rejects externals created by anyone but this addon (for this kind of handle). */
+static void* tagged_external(napi_env env, napi_value value, const napi_type_tag* tag) {
   napi_valuetype t;
   if (napi_typeof(env, value, &t) != napi_ok || t != napi_external) return NULL;
   bool tagged = false;
-  if (napi_check_object_type_tag(env, value, &KEY_TYPE_TAG, &tagged) != napi_ok || !tagged) return NULL;
+  if (napi_check_object_type_tag(env, value, tag, &tagged) != napi_ok || !tagged) return NULL;
   void* ptr = NULL;
-  if (napi_get_value_external(env, value, &ptr) != napi_ok || ptr == NULL) return NULL;
-  return (native_key*)ptr;
+  if (napi_get_value_external(env, value, &ptr) != napi_ok) return NULL;
+  return ptr;
 }
+
+/* The native_key behind a handle made by importKey, or NULL. */
+static native_key* get_key(napi_env env, napi_value value) { return (native_key*)tagged_external(env, value, &KEY_TYPE_TAG); }
 
 /* Wraps `length` bytes of `ab` (offset 0) in a Uint8Array; NULL on failure. */
 static napi_value u8_over(napi_env env, napi_value ab, size_t length) {
@@ -539,13 +542,7 @@ static void finalize_table(napi_env env, void* data, void* hint) {
 
 /* The key_table behind a handle, or NULL when `value` is not one (same checks as get_key). */
 static key_table* get_table(napi_env env, napi_value value) {
-  napi_valuetype t;
-  if (napi_typeof(env, value, &t) != napi_ok || t != napi_external) return NULL;
-  bool tagged = false;
-  if (napi_check_object_type_tag(env, value, &TABLE_TYPE_TAG, &tagged) != napi_ok || !tagged) return NULL;
-  void* ptr = NULL;
-  if (napi_get_value_external(env, value, &ptr) != napi_ok || ptr == NULL) return NULL;
-  return (key_table*)ptr;
+  return (key_table*)tagged_external(env, value, &TABLE_TYPE_TAG);
 }
 
 /* Binary search; NULL when the id is not in the table. */
