@@ -17,6 +17,7 @@ import { decryptExit, fiberNow } from "./internal/lift.js"
 import { type ClientOptions, KeyRefresher, type Options as RefreshOptions, type RefreshError } from "./KeyRefresher.js"
 import { KeyStore } from "./KeyStore.js"
 import { fromConfig, standalone, withOperator } from "./internal/operatorLayers.js"
+import { prepareKeyTables } from "./internal/prepareKeyTables.js"
 import type { DecryptedToken } from "./Token.js"
 
 /**
@@ -117,9 +118,9 @@ export const make: Effect.Effect<BidstreamClientShape, never, KeyStore | Crypto>
  * @since 0.1.0
  * @category layers
  */
-export const layerFromKeyStore: Layer.Layer<BidstreamClient, never, KeyStore | Crypto> = Layer.effect(
+export const layerFromKeyStore: Layer.Layer<BidstreamClient, never, KeyStore | Crypto> = Layer.scoped(
   BidstreamClient,
-  make
+  Effect.zipLeft(make, prepareKeyTables)
 )
 
 /**

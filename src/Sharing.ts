@@ -16,6 +16,7 @@ import { decryptExit, encryptExit, fiberNow } from "./internal/lift.js"
 import { type ClientOptions, KeyRefresher, type Options as RefreshOptions, type RefreshError } from "./KeyRefresher.js"
 import { KeyStore } from "./KeyStore.js"
 import { fromConfig, standalone, withOperator } from "./internal/operatorLayers.js"
+import { prepareKeyTables } from "./internal/prepareKeyTables.js"
 import type { DecryptedToken } from "./Token.js"
 
 /**
@@ -115,9 +116,9 @@ export const make: Effect.Effect<SharingClientShape, never, KeyStore | Crypto> =
  * @since 0.1.0
  * @category layers
  */
-export const layerFromKeyStore: Layer.Layer<SharingClient, never, KeyStore | Crypto> = Layer.effect(
+export const layerFromKeyStore: Layer.Layer<SharingClient, never, KeyStore | Crypto> = Layer.scoped(
   SharingClient,
-  make
+  Effect.zipLeft(make, prepareKeyTables)
 )
 
 /**

@@ -1,12 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as Layer from "effect/Layer"
 import * as NativeCrypto from "../adapters/native-crypto/index.js"
+import * as Bidstream from "../src/Bidstream.js"
+import { Crypto } from "../src/Crypto.js"
 import { decrypt } from "../src/Decryption.js"
+import type { KeyRing } from "../src/KeyRing.js"
 import * as KeyStore from "../src/KeyStore.js"
 import { bidstreamRing, token } from "../src/testing/Builders.js"
 
@@ -54,5 +59,43 @@ describe("KeyStore (memory)", () => {
       }
       yield* store.set(bidstreamRing(NOW))
       expect(native.liveKeys() - baseline).toBe(0)
+    }))
+
+  it.scoped("client layers prepare the native key table of each ring as it becomes current, skipping replaced ones", () =>
+    Effect.gen(function*() {
+      const native = Either.getOrThrowWith(NativeCrypto.load(), (e) => new Error(`${e.message}; run npm run build:native`))
+      const baseline = native.liveKeys()
+      const context = yield* Layer.build(
+        Bidstream.layerFromKeyStore.pipe(
+          Layer.provideMerge(Layer.mergeAll(KeyStore.layerMemory, Layer.succeed(Crypto, native)))
+        )
+      )
+      const store = Context.get(context, KeyStore.KeyStore)
+      // The preparing fiber runs when this one yields (a few hops through the store's PubSub).
+      const prepared = (ring: KeyRing) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 100 && ring.tableFor === undefined; i++) yield* Effect.yieldNow()
+        })
+      const first = bidstreamRing(NOW - 1)
+      yield* store.set(first)
+      yield* prepared(first)
+      expect(first.tableFor).toBe(native)
+      const a = bidstreamRing(NOW)
+      const b = bidstreamRing(NOW + 1)
+      // Back to back: the preparing fiber, subscribed by now, gets `a` after it has been replaced (and released).
+      yield* store.set(a)
+      yield* store.set(b)
+      yield* prepared(b)
+      expect(first.tableFor).toBeUndefined()
+      expect(a.tableFor).toBeUndefined()
+      expect(b.tableFor).toBe(native)
+      expect(native.liveKeys() - baseline).toBe(b.keys.length)
+      // No decrypt has run; the first one finds the table ready and imports nothing more.
+      const text = token({ masterKey: b.keyById(164)!, siteKey: b.keyById(165)!, now: NOW })
+      const client = Context.get(context, Bidstream.BidstreamClient)
+      expect(client.decryptSync(text, null, NOW)._tag).toBe("DecryptedToken")
+      expect(native.liveKeys() - baseline).toBe(b.keys.length)
+      yield* store.set(bidstreamRing(NOW + 2))
+      expect(b.tableFor).toBeUndefined()
     }))
 })
