@@ -199,10 +199,11 @@ const opened = (
   const generated = readInt64(master, m + 8)
   const privacy = readInt32(site, s + 16)
   const siteId = readInt32(site, s)
-  const failure = check(ring, expiry, generated, privacy, siteId, nowMs, options)
+  // Every field is read before the checks: they may run caller code (the domain name's methods) that
+  // decrypts another token, which would overwrite the shared fields buffer of the fast path.
   const token: DecryptedToken = {
     _tag: "DecryptedToken",
-    uid: failure === CheckPassed ? uid : "",
+    uid,
     version,
     identityScope: scopeFromBit(prefix >> 4),
     identityType: typeFromBits((prefix & 0x0f) >> 2),
@@ -225,6 +226,7 @@ const opened = (
       keyId: readInt32(master, m + 25)
     }
   }
+  const failure = check(ring, expiry, generated, privacy, siteId, nowMs, options)
   return failure === CheckPassed ? token : failed(failure, token)
 }
 

@@ -98,6 +98,25 @@ describe("node:crypto, its one-call variant and native give identical results", 
     for (const b of rest) expect(b).toEqual(a)
   }, { fastCheck: { numRuns: 300 } })
 
+  it("a domain name whose methods decrypt another token mid-check changes nothing (no shared state leaks)", () => {
+    const ring = bidstreamRing(NOW)
+    const keys = { masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now: NOW, crypto: node }
+    // Client-side generated, so the domain check runs and calls the name's replace().
+    const outer = token({ ...keys, privacyBits: 2, publisherId: 111, clientKeyId: 5, established: NOW - 5000 })
+    const inner = token({ ...keys, publisherId: 999, clientKeyId: 77, established: NOW - 9999 })
+    const results = implementations.map((crypto) => {
+      const domain = {
+        replace: () => {
+          expect(decrypt(ring, crypto, inner, NOW, { clientType: "sharing" })._tag).toBe("DecryptedToken")
+          return "example.com"
+        }
+      } as unknown as string
+      return decrypt(ring, crypto, outer, NOW, { clientType: "bidstream", domainOrAppName: domain })
+    })
+    expect(results[0]).toMatchObject({ _tag: "DecryptedToken", publisherId: 111, clientKeyId: 5, established: NOW - 5000 })
+    for (const r of results.slice(1)) expect(r).toEqual(results[0])
+  })
+
   it.prop("encrypt with the same nonces gives the same token", [FastCheck.uint8Array({ minLength: 32, maxLength: 33 }), FastCheck.nat()], ([uid, seed]) => {
     const ring = sharingRing(NOW)
     const rawUid = Base64.encode(uid)
