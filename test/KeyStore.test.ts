@@ -98,4 +98,28 @@ describe("KeyStore (memory)", () => {
       yield* store.set(bidstreamRing(NOW + 2))
       expect(b.tableFor).toBeUndefined()
     }))
+
+  it.effect("closing a client layer releases the current ring's native handles and table", () =>
+    Effect.gen(function*() {
+      const native = Either.getOrThrowWith(NativeCrypto.load(), (e) => new Error(`${e.message}; run npm run build:native`))
+      const baseline = native.liveKeys()
+      const ring = bidstreamRing(NOW)
+      const text = token({ masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now: NOW })
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const context = yield* Layer.build(
+            Bidstream.layerFromKeyStore.pipe(
+              Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(ring), Layer.succeed(Crypto, native)))
+            )
+          )
+          const client = Context.get(context, Bidstream.BidstreamClient)
+          expect(client.decryptSync(text, null, NOW)._tag).toBe("DecryptedToken")
+          expect(client.decryptSync(token({ masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now: NOW, version: 2 }), null, NOW)._tag)
+            .toBe("DecryptedToken")
+          expect(native.liveKeys() - baseline).toBe(4) // the table's 2 keys and 2 per-key handles (V2)
+        })
+      )
+      expect(native.liveKeys() - baseline).toBe(0)
+      expect(ring.tableFor).toBeUndefined()
+    }))
 })

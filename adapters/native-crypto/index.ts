@@ -219,9 +219,15 @@ const selfTestOpener = (addon: Addon, opener: TokenOpener, key: Uint8Array): str
   const expectedUid = Buffer.from(sitePlain.subarray(36)).toString("base64")
   const tampered = Buffer.from(bytes)
   tampered[tampered.length - 1]! ^= 1
-  const full = opener.importKeys([{ id: 7, secret: siteKey }, { id: 1, secret: key }, { id: 0x800001fe | 0, secret: siteKey }])
-  const noSite = opener.importKeys([{ id: 1, secret: key }])
+  const tables: Array<KeyHandle> = []
+  const table = (keys: ReadonlyArray<KeyTableEntry>): KeyHandle => {
+    const handle = opener.importKeys(keys)
+    tables.push(handle)
+    return handle
+  }
   try {
+    const full = table([{ id: 7, secret: siteKey }, { id: 1, secret: key }, { id: 0x800001fe | 0, secret: siteKey }])
+    const noSite = table([{ id: 1, secret: key }])
     for (const [text, alphabet] of [[bytes.toString("base64url"), "either"], [bytes.toString("base64"), "standard"]] as const) {
       const fields = new Uint8Array(OPENED_FIELDS_LENGTH)
       if (opener.open(text, alphabet, full, fields) !== expectedUid || !sameBytes(fields, expectedFields)) {
@@ -234,8 +240,7 @@ const selfTestOpener = (addon: Addon, opener: TokenOpener, key: Uint8Array): str
     if (fields.some((b) => b !== 0)) return "token opener wrote fields on failure"
     return undefined
   } finally {
-    addon.releaseKey(full)
-    addon.releaseKey(noSite)
+    for (const handle of tables) addon.releaseKey(handle)
   }
 }
 
@@ -454,9 +459,13 @@ const loadAddon = (path: string): Either.Either<Addon, NativeCryptoUnavailable> 
 }
 
 const cache = new Map<string, Either.Either<Addon, NativeCryptoUnavailable>>()
+// One NativeCrypto per path for the default options: key rings cache their native handles and key
+// table per Crypto object, so every layer and `make()` call sharing it keeps them warm.
+const defaults = new Map<string, NativeCrypto>()
 
 /**
- * Loads (once per path) and self-tests the addon.
+ * Loads (once per path) and self-tests the addon. Without `random` or `pool`
+ * options, every call for the same path returns the same object.
  *
  * @since 0.1.0
  * @category constructors
@@ -468,7 +477,15 @@ export const load = (options?: Options): Either.Either<NativeCrypto, NativeCrypt
     addon = loadAddon(path)
     cache.set(path, addon)
   }
-  return Either.map(addon, (a) => fromAddon(a, path, options))
+  if (options?.random !== undefined || options?.pool !== undefined) return Either.map(addon, (a) => fromAddon(a, path, options))
+  return Either.map(addon, (a) => {
+    let crypto = defaults.get(path)
+    if (crypto === undefined) {
+      crypto = fromAddon(a, path, options)
+      defaults.set(path, crypto)
+    }
+    return crypto
+  })
 }
 
 /**

@@ -582,7 +582,10 @@ static napi_value ImportKeyTable(napi_env env, napi_callback_info info) {
   if (!get_u8(env, argv[1], &secrets, &secrets_len)) {
     return throw_type_error(env, "ERR_NATIVE_CRYPTO_INVALID_KEY", "importKeyTable: secrets must be a Uint8Array");
   }
-  if (count > MAX_LEN / KEY_LEN / 2 || secrets_len != count * KEY_LEN) {
+  if (count > MAX_LEN / KEY_LEN / 2) {
+    return throw_range_error(env, "ERR_NATIVE_CRYPTO_TOO_LARGE", "importKeyTable: too many keys");
+  }
+  if (secrets_len != count * KEY_LEN) {
     return throw_range_error(env, "ERR_NATIVE_CRYPTO_INVALID_KEY", "importKeyTable: secrets must be 32 bytes per id");
   }
   const int32_t* ids = (const int32_t*)ids_ptr;

@@ -896,6 +896,16 @@ describe("native crypto: loader and layers", () => {
     expect(without.crypto).toEqual([expect.stringMatching(/implementation: node \(native unavailable: NotBuilt\)/)])
   })
 
+  it.effect("make() and the layers share one object per path (rings cache native handles per Crypto object)", () =>
+    Effect.gen(function*() {
+      const fromLayer = yield* Effect.provide(Crypto, NativeCrypto.layerBest)
+      expect(NativeCrypto.make()).toBe(native)
+      expect(fromLayer).toBe(native)
+      // Options that change behaviour give a distinct object.
+      expect(NativeCrypto.make({ random: seededRandom(1) })).not.toBe(native)
+      expect(NativeCrypto.make({ pool: false })).not.toBe(native)
+    }))
+
   it("a corrupt binary or a foreign module is a LoadFailed, not a crash", () => {
     const dir = mkdtempSync(join(tmpdir(), "native-crypto-"))
     const corrupt = join(dir, "native_crypto.node")
