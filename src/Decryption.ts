@@ -22,7 +22,7 @@ import {
   NotInitialized,
   UserOptedOut,
   VersionNotSupported
-} from "./Errors.js"
+} from "./DecryptError.js"
 import { scopeFromBit, typeFromBits } from "./Identity.js"
 import * as Base64 from "./internal/base64.js"
 import { readInt32, readInt64 } from "./internal/bytes.js"

@@ -15,10 +15,11 @@
  * @since 0.1.0
  */
 import type * as Brand from "effect/Brand"
+import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import type { CryptoShape, KeyHandle } from "./Crypto.js"
-import { EnvelopeError, InvalidClientSecret } from "./Errors.js"
+import { EnvelopeError } from "./TransportError.js"
 import * as Base64 from "./internal/base64.js"
 import { equalBytes, readInt64, writeInt64 } from "./internal/bytes.js"
 
@@ -90,6 +91,19 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 // ---------------------------------------------------------------------------
 // Client secret
+
+/**
+ * The client secret is not standard Base64 of 32 bytes. The message never
+ * echoes the secret.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidClientSecret extends Data.TaggedError("InvalidClientSecret")<{ readonly detail: string }> {
+  override get message() {
+    return `invalid client secret: ${this.detail}`
+  }
+}
 
 /**
  * The 32 bytes of a client secret, kept wrapped: `String`, `JSON.stringify`

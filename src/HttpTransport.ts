@@ -31,14 +31,14 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { Crypto } from "./Crypto.js"
 import * as Envelope from "./Envelope.js"
+import type { InvalidClientSecret } from "./Envelope.js"
 import {
   type EnvelopeError,
-  type InvalidClientSecret,
   OperatorRejected,
   OperatorUnreachable,
   Timeout,
   type TransportError
-} from "./Errors.js"
+} from "./TransportError.js"
 
 /**
  * The SDK version advertised in `X-UID2-Client-Version` (kept equal to

@@ -6,14 +6,31 @@
  *
  * @since 0.1.0
  */
+import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type { CryptoShape, KeyHandle } from "./Crypto.js"
-import { KeyRingParseError } from "./Errors.js"
 import type { IdentityScope } from "./Identity.js"
 import * as Base64 from "./internal/base64.js"
+
+/**
+ * A key response body did not have the shape keys.md describes. `path` names
+ * the offending field (e.g. `body.keys[2].secret`); the message never echoes
+ * a secret's value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class KeyRingParseError extends Data.TaggedError("KeyRingParseError")<{
+  readonly path: string
+  readonly detail: string
+}> {
+  override get message() {
+    return `invalid key response at ${this.path}: ${this.detail}`
+  }
+}
 
 /** Default lifetime of sharing tokens when the response has none (30 days). */
 const DEFAULT_TOKEN_EXPIRY_SECONDS = 2_592_000

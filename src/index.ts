@@ -11,11 +11,11 @@ export * as Crypto from "./Crypto.js"
 /** @since 0.1.0 */
 export * as Decryption from "./Decryption.js"
 /** @since 0.1.0 */
+export * as DecryptError from "./DecryptError.js"
+/** @since 0.1.0 */
 export * as Dii from "./Dii.js"
 /** @since 0.1.0 */
 export * as Envelope from "./Envelope.js"
-/** @since 0.1.0 */
-export * as Errors from "./Errors.js"
 /** @since 0.1.0 */
 export * as HttpTransport from "./HttpTransport.js"
 /** @since 0.1.0 */
@@ -32,6 +32,8 @@ export * as KeyStore from "./KeyStore.js"
 export * as Publisher from "./Publisher.js"
 /** @since 0.1.0 */
 export * as Sharing from "./Sharing.js"
+/** @since 0.1.0 */
+export * as TransportError from "./TransportError.js"
 /** @since 0.1.0 */
 export * as Token from "./Token.js"
 /** @since 0.1.0 */

@@ -22,7 +22,7 @@ import { createServer } from "node:http"
 import { inspect } from "node:util"
 import * as Crypto from "../src/Crypto.js"
 import * as Envelope from "../src/Envelope.js"
-import type { TransportError } from "../src/Errors.js"
+import type { TransportError } from "../src/TransportError.js"
 import * as HttpTransport from "../src/HttpTransport.js"
 import { CLIENT_SECRET } from "./vectors.js"
 

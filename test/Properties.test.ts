@@ -6,7 +6,7 @@ import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import { type CryptoShape, layerDeterministic, makeNode, seededRandom } from "../src/Crypto.js"
 import { type ClientType, decrypt, type DecryptResult, encryptRawUid } from "../src/Decryption.js"
-import type { DecryptError } from "../src/Errors.js"
+import type { DecryptError } from "../src/DecryptError.js"
 import { readInt32 } from "../src/internal/bytes.js"
 import type { KeyRing } from "../src/KeyRing.js"
 import * as KeyStore from "../src/KeyStore.js"
@@ -17,7 +17,7 @@ import type { DecryptedToken } from "../src/Token.js"
 
 const crypto: CryptoShape = makeNode(seededRandom(20_251_128))
 
-// Every DecryptError tag; the Record type makes a new tag in Errors.ts a compile error here.
+// Every DecryptError tag; the Record type makes a new tag in DecryptError.ts a compile error here.
 const DECRYPT_ERROR_TAGS: Record<DecryptError["_tag"], true> = {
   NotInitialized: true,
   KeysNotSynced: true,

@@ -3,7 +3,7 @@ import * as Context from "effect/Context"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type { DecryptResult } from "../Decryption.js"
-import type { DecryptError, EncryptError } from "../Errors.js"
+import type { DecryptError, EncryptError } from "../DecryptError.js"
 import type { DecryptedToken } from "../Token.js"
 
 /**

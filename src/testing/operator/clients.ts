@@ -6,7 +6,7 @@
 import * as Effect from "effect/Effect"
 import type { CryptoShape } from "../../Crypto.js"
 import * as Envelope from "../../Envelope.js"
-import type { InvalidClientSecret } from "../../Errors.js"
+import type { InvalidClientSecret } from "../../Envelope.js"
 
 /**
  * A role an API key may hold.

@@ -5,7 +5,7 @@
  */
 import * as Either from "effect/Either"
 import * as Envelope from "../../Envelope.js"
-import type { EnvelopeError } from "../../Errors.js"
+import type { EnvelopeError } from "../../TransportError.js"
 import { bearer, type Client, type Role } from "./clients.js"
 import type { Config } from "./config.js"
 import type { Faults, MutableLogEntry } from "./faults.js"

@@ -1,15 +1,12 @@
 /**
- * Typed errors: one tagged class per failure reason, so `Effect.catchTag`
- * selects exactly the case a caller cares about. Messages name what went
- * wrong and never carry key material, API keys or client secrets.
+ * Why a decrypt or a sharing encrypt failed: one tagged class per reason the
+ * reference SDKs report, so `Effect.catchTag` selects exactly the case a
+ * caller cares about. Messages never carry key material.
  *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import type { TokenDetails } from "./Token.js"
-
-// ---------------------------------------------------------------------------
-// Decrypt / encrypt (decrypt-rules.md §5, §6.1)
 
 /**
  * No key ring was ever loaded.
@@ -164,18 +161,6 @@ export class EncryptionFailure extends Data.TaggedError("EncryptionFailure")<{ r
 }
 
 /**
- * A supplied key is not active at the time of use.
- *
- * @since 0.1.0
- * @category encrypt
- */
-export class KeyInactive extends Data.TaggedError("KeyInactive")<{ readonly keyId: number }> {
-  override get message() {
-    return `key ${this.keyId} is not active`
-  }
-}
-
-/**
  * Every way a decrypt can fail.
  *
  * @since 0.1.0
@@ -206,140 +191,3 @@ export type EncryptError =
   | NotAuthorizedForMasterKey
   | NotAuthorizedForKey
   | EncryptionFailure
-
-// ---------------------------------------------------------------------------
-// Key JSON
-
-/**
- * A key response body did not have the shape keys.md describes. `path` names
- * the offending field (e.g. `body.keys[2].secret`); the message never echoes
- * a secret's value.
- *
- * @since 0.1.0
- * @category keys
- */
-export class KeyRingParseError extends Data.TaggedError("KeyRingParseError")<{
-  readonly path: string
-  readonly detail: string
-}> {
-  override get message() {
-    return `invalid key response at ${this.path}: ${this.detail}`
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Transport (envelope.md; HttpTransport). Nothing here ever carries the API
-// key, the client secret or a request body.
-
-/**
- * The operator could not be reached: connection refused or reset, DNS
- * failure, an invalid URL, or the body could not be read. `detail`
- * describes the cause without credentials.
- *
- * @since 0.1.0
- * @category transport
- */
-export class OperatorUnreachable extends Data.TaggedError("OperatorUnreachable")<{
-  readonly path: string
-  readonly detail: string
-}> {
-  override get message() {
-    return `operator unreachable (${this.path}): ${this.detail}`
-  }
-}
-
-/**
- * The operator answered with an HTTP status other than 200. `status` and
- * `operatorMessage` come from its plain `{"status","message"}` JSON body when
- * present; `retryAfterMillis` from a `Retry-After` header.
- *
- * @since 0.1.0
- * @category transport
- */
-export class OperatorRejected extends Data.TaggedError("OperatorRejected")<{
-  readonly path: string
-  readonly httpStatus: number
-  readonly status?: string | undefined
-  readonly operatorMessage?: string | undefined
-  readonly retryAfterMillis?: number | undefined
-}> {
-  override get message() {
-    const status = this.status === undefined ? "" : ` ${this.status}`
-    const text = this.operatorMessage === undefined ? "" : `: ${this.operatorMessage}`
-    return `operator rejected ${this.path} with HTTP ${this.httpStatus}${status}${text}`
-  }
-}
-
-/**
- * Why an envelope was rejected (envelope.md §5 for requests, §3.3–§3.4 and §6
- * for responses).
- *
- * @since 0.1.0
- * @category transport
- */
-export type EnvelopeErrorReason =
-  | "Missing"
-  | "Base64"
-  | "UnencryptedJson"
-  | "TooShort"
-  | "Version"
-  | "Decrypt"
-  | "Timestamp"
-  | "NonceMismatch"
-  | "Json"
-  | "Key"
-
-/**
- * An envelope could not be decoded: bad Base64, too short, GCM failure
- * (wrong secret or corrupted data), a nonce that does not match the
- * request's, invalid JSON, and, on the operator side, a wrong version byte or
- * timestamp.
- *
- * @since 0.1.0
- * @category transport
- */
-export class EnvelopeError extends Data.TaggedError("EnvelopeError")<{
-  readonly reason: EnvelopeErrorReason
-  readonly detail?: string | undefined
-}> {
-  override get message() {
-    return this.detail === undefined ? `invalid envelope: ${this.reason}` : `invalid envelope: ${this.detail}`
-  }
-}
-
-/**
- * The last attempt of a request did not complete within the per-attempt timeout.
- *
- * @since 0.1.0
- * @category transport
- */
-export class Timeout extends Data.TaggedError("Timeout")<{
-  readonly path: string
-  readonly timeoutMillis: number
-}> {
-  override get message() {
-    return `operator request ${this.path} timed out after ${this.timeoutMillis} ms`
-  }
-}
-
-/**
- * The client secret is not standard Base64 of 32 bytes. The message never
- * echoes the secret.
- *
- * @since 0.1.0
- * @category transport
- */
-export class InvalidClientSecret extends Data.TaggedError("InvalidClientSecret")<{ readonly detail: string }> {
-  override get message() {
-    return `invalid client secret: ${this.detail}`
-  }
-}
-
-/**
- * Every way a call to the operator can fail once the transport is built
- * ({@link InvalidClientSecret} can only happen while building it).
- *
- * @since 0.1.0
- * @category transport
- */
-export type TransportError = OperatorUnreachable | OperatorRejected | EnvelopeError | Timeout
