@@ -48,12 +48,12 @@ interface Clients {
 const makeClients = (layer: CryptoUnderTest, nowMs: number): Clients => {
   const crypto = Layer.succeed(Crypto, layer.crypto)
   const bidstream = ManagedRuntime.make(
-    Bidstream.layerFromKeyStore.pipe(
+    Bidstream.layerFromKeyStore().pipe(
       Layer.provide(Layer.merge(KeyStore.layerMemoryWith(ringOf(bidstreamBody(nowMs))), crypto))
     )
   )
   const sharing = ManagedRuntime.make(
-    Sharing.layerFromKeyStore.pipe(
+    Sharing.layerFromKeyStore().pipe(
       Layer.provide(Layer.merge(KeyStore.layerMemoryWith(ringOf(sharingBody(nowMs))), crypto))
     )
   )

@@ -13,9 +13,9 @@ import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import { performance } from "node:perf_hooks"
 import * as Bidstream from "../src/Bidstream.js"
-import { KeyRefresher } from "../src/KeyRefresher.js"
+import * as Crypto from "../src/Crypto.js"
+import * as Decryption from "../src/Decryption.js"
 import * as KeyRing from "../src/KeyRing.js"
-import * as KeyStore from "../src/KeyStore.js"
 import * as Builders from "../src/testing/Builders.js"
 import * as TestOperator from "../src/testing/TestOperator.js"
 
@@ -81,8 +81,9 @@ const refreshLatency = (op: TestOperator.TestOperatorShape, n: number) =>
       apiKey: Redacted.make(TestOperator.DSP_CLIENT.apiKey),
       secretKey: Redacted.make(TestOperator.DSP_CLIENT.secret)
     }))
-    const refresher = yield* Effect.provide(KeyRefresher, context)
-    const keys = (yield* refresher.refresh).keys.length
+    const refresher = yield* Effect.provide(Bidstream.BidstreamClient, context)
+    yield* refresher.refresh
+    const keys = (yield* refresher.status).keyCount
     const times = yield* Effect.promise(() => timeEach(n, () => Effect.runPromise(refresher.refresh)))
     return { keys, latency: distribution(times) }
   })
@@ -97,8 +98,17 @@ export const measureKeys = (options: { readonly quick: boolean }): Promise<KeysR
     const refresh1000 = yield* refreshLatency(op, n)
 
     const json = ringJson(1000, Date.now())
-    const store = yield* KeyStore.makeMemory()
-    const swap = () => Effect.runPromise(store.set(Either.getOrThrow(KeyRing.fromJson(json))))
+    // What a client does with a fetched ring: decode it, prepare it for its Crypto (key table
+    // included) and release the ring it replaces.
+    const crypto = Crypto.makeNode(Crypto.secureRandom)
+    let current: Decryption.PreparedRing | undefined
+    const swap = () =>
+      Promise.resolve().then(() => {
+        const next = Decryption.prepare(Either.getOrThrow(KeyRing.fromJson(json)), crypto)
+        next.table()
+        current?.release()
+        current = next
+      })
     const parse = () => Promise.resolve(JSON.parse(json))
     for (let i = 0; i < 5; i++) {
       yield* Effect.promise(swap)
@@ -117,7 +127,7 @@ export const measureKeys = (options: { readonly quick: boolean }): Promise<KeysR
       refresh,
       refresh1000,
       ring1000: {
-        keys: store.current()!.keys.length,
+        keys: current!.ring.keys.length,
         jsonBytes: json.length,
         decodeAndSwap,
         jsonParseBaseline,

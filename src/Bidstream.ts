@@ -3,22 +3,29 @@
  * with the bidstream lifetime limit and the domain/app-name check for
  * client-side generated tokens.
  *
+ * Constructors, as for every client: {@link make}, {@link layer},
+ * {@link layerConfig}, {@link layerWith} and {@link layerFromKeyStore}. Each
+ * client owns its keys: clients merged into one app never share a ring.
+ *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
 import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Crypto } from "./Crypto.js"
-import { decrypt as decryptCore, type DecryptResult } from "./Decryption.js"
+import type * as Scope from "effect/Scope"
+import type { Crypto } from "./Crypto.js"
 import type { DecryptError } from "./DecryptError.js"
+import { decrypt as decryptCore, type DecryptResult } from "./Decryption.js"
 import type { InvalidClientSecret } from "./Envelope.js"
+import * as HttpTransport from "./HttpTransport.js"
+import { layerBestCrypto } from "./internal/bestCrypto.js"
 import { decryptExit, fiberNow } from "./internal/lift.js"
-import { type ClientOptions, KeyRefresher, type Options as RefreshOptions, type RefreshError } from "./KeyRefresher.js"
-import { KeyStore } from "./KeyStore.js"
-import { fromConfig, standalone, withOperator } from "./internal/operatorLayers.js"
-import { prepareKeyTables } from "./internal/prepareKeyTables.js"
+import * as KeyRefresher from "./KeyRefresher.js"
+import * as KeyStore from "./KeyStore.js"
 import type { DecryptedToken } from "./Token.js"
 
 /**
@@ -41,6 +48,12 @@ export interface BidstreamClientShape {
   readonly decryptSync: (token: string, domainOrAppName?: string | null, nowMs?: number) => DecryptResult
   /** Decrypts many tokens for one domain, reading the ring and the clock once; failures are returned in place. */
   readonly decryptAll: (tokens: Iterable<string>, domainOrAppName?: string | null) => Effect.Effect<Array<DecryptResult>>
+  /** This client's key health: readiness, source, last success and failure, ring age. */
+  readonly status: Effect.Effect<KeyRefresher.Status>
+  /** Fetches fresh keys now (from the key store, for {@link layerFromKeyStore}). */
+  readonly refresh: Effect.Effect<void, KeyRefresher.RefreshError>
+  /** Completes once keys are loaded; fails once a permanent failure is known, or after `timeout`. */
+  readonly awaitReady: (timeout?: Duration.DurationInput) => Effect.Effect<void, KeyRefresher.NotReady>
 }
 
 /**
@@ -50,22 +63,6 @@ export interface BidstreamClientShape {
  * @category tags
  */
 export class BidstreamClient extends Context.Tag("effect-uid2/BidstreamClient")<BidstreamClient, BidstreamClientShape>() {
-  /** Fetches fresh keys from the operator now (operator-backed layers only). */
-  static get refresh(): Effect.Effect<void, RefreshError, KeyRefresher> {
-    return Effect.asVoid(Effect.flatMap(KeyRefresher, (refresher) => refresher.refresh))
-  }
-  /** The operator-backed client configured from `UID2_BASE_URL`, `UID2_API_KEY`, `UID2_SECRET_KEY`: see {@link layerConfig}. */
-  static get layerConfig(): Layer.Layer<BidstreamClient | KeyRefresher, InvalidClientSecret | ConfigError.ConfigError> {
-    return layerConfig()
-  }
-  /** The operator-backed client: see {@link layer}. */
-  static layer(options: Options): Layer.Layer<BidstreamClient | KeyRefresher, InvalidClientSecret> {
-    return layer(options)
-  }
-  /** Completes once keys are loaded (operator-backed layers only). */
-  static get awaitReady(): Effect.Effect<void, never, KeyRefresher> {
-    return Effect.flatMap(KeyRefresher, (refresher) => refresher.awaitReady)
-  }
   /** `yield* BidstreamClient.decrypt(token, domain)`: one Effect step, whatever the outcome. */
   static decrypt(
     token: string,
@@ -80,89 +77,149 @@ export class BidstreamClient extends Context.Tag("effect-uid2/BidstreamClient")<
 }
 
 /**
- * Builds the decrypt functions over a key store and a crypto implementation.
- * Each decrypt reads the ring and the clock once and runs the synchronous core.
+ * Options of the client itself: refresh schedule, start-up rules and the
+ * key store slot of its ring.
  *
  * @since 0.1.0
- * @category constructors
+ * @category models
  */
-export const make: Effect.Effect<BidstreamClientShape, never, KeyStore | Crypto> = Effect.gen(function*() {
-  const store = yield* KeyStore
-  const crypto = yield* Crypto
+export interface ClientOptions {
+  /** Background refresh schedule (default hourly, jittered, with capped backoff on failure). */
+  readonly refresh?: KeyRefresher.RefreshOptions | undefined
+  /** How long start-up waits for first keys, and whether it fails then (default 30 s, fail). */
+  readonly startup?: KeyRefresher.StartupOptions | undefined
+  /**
+   * The key store slot of this client's ring (default `"bidstream"`). Give
+   * each client its own when several bidstream clients share one store.
+   */
+  readonly keyStoreSlot?: string | undefined
+}
+
+/**
+ * Options of the operator-backed layers: operator URL and credentials,
+ * transport timeout, retries and body limit, and the client's own options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends HttpTransport.Options, ClientOptions {}
+
+const ENDPOINT = "/v2/key/bidstream"
+
+/** The client over a key state. */
+const fromKeys = (keys: KeyRefresher.KeyRefresherShape): BidstreamClientShape => {
   // One options object per client, not per token: the core reads it synchronously and keeps no reference.
   const options: { clientType: "bidstream"; domainOrAppName: string | null | undefined } = {
     clientType: "bidstream",
     domainOrAppName: undefined
   }
   const decryptSync = (token: string, domainOrAppName?: string | null, nowMs: number = Date.now()) => {
+    const prepared = keys.current()
+    if (prepared === undefined) return keys.notInitialized()
     options.domainOrAppName = domainOrAppName
-    return decryptCore(store.current(), crypto, token, nowMs, options)
+    return decryptCore(prepared, token, nowMs, options)
   }
-  return {
+  return BidstreamClient.of({
     decryptSync,
     decrypt: (token, domainOrAppName) =>
       Effect.withFiberRuntime((fiber) => decryptExit(decryptSync(token, domainOrAppName, fiberNow(fiber)))),
     decryptAll: (tokens, domainOrAppName) =>
       Effect.withFiberRuntime((fiber) => {
-        const ring = store.current()
+        const prepared = keys.current()
         const now = fiberNow(fiber)
-        const options = { clientType: "bidstream", domainOrAppName } as const
-        return Effect.succeed(Array.from(tokens, (token) => decryptCore(ring, crypto, token, now, options)))
-      })
-  }
-})
+        const batch = { clientType: "bidstream", domainOrAppName } as const
+        return Effect.succeed(Array.from(
+          tokens,
+          (token) => prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, now, batch)
+        ))
+      }),
+    status: keys.status,
+    refresh: Effect.asVoid(keys.refresh),
+    awaitReady: keys.awaitReady
+  })
+}
 
 /**
- * The client over whatever `KeyStore` and `Crypto` are provided; keys are
- * kept fresh by whoever writes the store (see the operator-backed layers).
+ * The client kept fresh from `/v2/key/bidstream` over the transport, key
+ * store and crypto in context. Fails with `KeysUnavailable` when start-up
+ * cannot get keys (see `KeyRefresher.make`).
  *
  * @since 0.1.0
- * @category layers
+ * @category constructors
  */
-export const layerFromKeyStore: Layer.Layer<BidstreamClient, never, KeyStore | Crypto> = Layer.scoped(
-  BidstreamClient,
-  Effect.zipLeft(make, prepareKeyTables)
-)
+export const make = (
+  options?: ClientOptions
+): Effect.Effect<
+  BidstreamClientShape,
+  KeyRefresher.KeysUnavailable,
+  HttpTransport.HttpTransport | KeyStore.KeyStore | Crypto | Scope.Scope
+> =>
+  Effect.map(
+    KeyRefresher.make({
+      ...options?.refresh,
+      endpoint: ENDPOINT,
+      slot: options?.keyStoreSlot,
+      startup: options?.startup
+    }),
+    fromKeys
+  )
 
 /**
- * Options of the operator-backed layers: operator URL and credentials,
- * transport timeouts and retries, and the background refresh schedule.
- *
- * @since 0.1.0
- * @category models
- */
-export type Options = ClientOptions
-
-/**
- * The client kept fresh from `/v2/key/bidstream` on the `KeyStore`, `Crypto` and
- * `HttpClient` the app provides (e.g. a Redis key store shared by a fleet).
+ * The client kept fresh from `/v2/key/bidstream` on the `KeyStore`, `Crypto`
+ * and `HttpClient` the app provides (e.g. a Redis key store shared by a fleet).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerWith = (
   options: Options
-): Layer.Layer<BidstreamClient | KeyRefresher, InvalidClientSecret, KeyStore | Crypto | HttpClient.HttpClient> =>
-  withOperator(layerFromKeyStore, "/v2/key/bidstream", options)
+): Layer.Layer<
+  BidstreamClient,
+  KeyRefresher.KeysUnavailable | InvalidClientSecret,
+  KeyStore.KeyStore | Crypto | HttpClient.HttpClient
+> => Layer.scoped(BidstreamClient, make(options)).pipe(Layer.provide(HttpTransport.layer(options)))
 
 /**
- * Everything in one layer: keys fetched from `/v2/key/bidstream` at start-up and
- * refreshed in the background, held in memory, node:crypto, Node's HTTP client.
+ * Everything in one layer: keys fetched from `/v2/key/bidstream` at start-up
+ * and refreshed in the background, held in this client's own memory, the
+ * native Crypto when it is built (else node:crypto), Node's HTTP client.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<BidstreamClient | KeyRefresher, InvalidClientSecret> =>
-  standalone(layerFromKeyStore, "/v2/key/bidstream", options)
+export const layer = (
+  options: Options
+): Layer.Layer<BidstreamClient, KeyRefresher.KeysUnavailable | InvalidClientSecret> =>
+  Layer.scoped(BidstreamClient, make(options)).pipe(
+    Layer.provide(HttpTransport.layerNode(options)),
+    // A store of this client's own: a shared layer value would be memoized across clients.
+    Layer.provide(Layer.merge(Layer.effect(KeyStore.KeyStore, KeyStore.makeMemory()), layerBestCrypto))
+  )
 
 /**
- * {@link layer} configured from `UID2_BASE_URL`, `UID2_API_KEY` and
- * `UID2_SECRET_KEY` (secrets read as `Redacted`).
+ * {@link layer} configured from `config`; by default `UID2_BASE_URL`,
+ * `UID2_API_KEY` and `UID2_SECRET_KEY` (secrets read as `Redacted`).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  refresh?: Omit<RefreshOptions, "endpoint">
-): Layer.Layer<BidstreamClient | KeyRefresher, InvalidClientSecret | ConfigError.ConfigError> =>
-  fromConfig(layerFromKeyStore, "/v2/key/bidstream", refresh)
+  config: Config.Config<Options> = HttpTransport.config
+): Layer.Layer<BidstreamClient, KeyRefresher.KeysUnavailable | InvalidClientSecret | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(config, layer))
+
+/**
+ * The client over whatever `KeyStore` and `Crypto` are provided, with no
+ * operator (offline use, tests): the ring saved under `slot` (default
+ * `"bidstream"`), then every newer ring saved there.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromKeyStore = (
+  options?: { readonly slot?: string | undefined }
+): Layer.Layer<BidstreamClient, never, KeyStore.KeyStore | Crypto> =>
+  Layer.scoped(
+    BidstreamClient,
+    Effect.map(KeyRefresher.makeFromStore({ slot: options?.slot ?? "bidstream" }), fromKeys)
+  )

@@ -9,14 +9,18 @@ import * as Data from "effect/Data"
 import type { TokenDetails } from "./Token.js"
 
 /**
- * No key ring was ever loaded.
+ * No key ring was ever loaded. `lastFailure` says why the client's last key
+ * refresh failed, when one did.
  *
  * @since 0.1.0
  * @category decrypt
  */
-export class NotInitialized extends Data.TaggedError("NotInitialized")<{}> {
+export class NotInitialized extends Data.TaggedError("NotInitialized")<{
+  readonly lastFailure?: string | undefined
+}> {
   override get message() {
-    return "keys not initialized: no key ring has been loaded yet"
+    const base = "keys not initialized: no key ring has been loaded yet"
+    return this.lastFailure === undefined ? base : `${base} (last refresh failed: ${this.lastFailure})`
   }
 }
 

@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import { type CryptoShape, OPENED_FIELDS_LENGTH, type TokenOpener } from "./Crypto.js"
+import * as Redacted from "effect/Redacted"
+import { type CryptoShape, type KeyHandle, OPENED_FIELDS_LENGTH, type TokenOpener } from "./Crypto.js"
 import {
   type DecryptError,
   DomainOrAppNameCheckFailed,
@@ -26,7 +27,7 @@ import {
 import { scopeFromBit, typeFromBits } from "./Identity.js"
 import * as Base64 from "./internal/base64.js"
 import { readInt32, readInt64 } from "./internal/bytes.js"
-import { handleOf, type Key, keyTableOf, type KeyRing } from "./KeyRing.js"
+import type { Key, KeyRing } from "./KeyRing.js"
 import {
   type DecryptedToken,
   detectVersion,
@@ -65,7 +66,7 @@ export interface DecryptOptions {
 export type DecryptResult = DecryptedToken | DecryptError
 
 // Shared instances: these errors carry no data, so one of each serves every call.
-const notInitialized = new NotInitialized()
+const notInitialized = new NotInitialized({})
 const keysNotSynced = new KeysNotSynced()
 const versionNotSupported = new VersionNotSupported()
 const invalidScope = new InvalidIdentityScope()
@@ -74,6 +75,86 @@ const badBase64 = new InvalidPayload({ detail: "token is not valid Base64" })
 const badMaster = new InvalidPayload({ detail: "master layer failed to decrypt" })
 const badSite = new InvalidPayload({ detail: "site layer failed to decrypt" })
 const badLength = new InvalidPayload({ detail: "token layout is inconsistent" })
+
+/**
+ * A key ring prepared for one `Crypto`: the key handles and the token
+ * opener's key table, made on first use and freed by {@link PreparedRing.release}.
+ * The ring itself stays immutable; each client holds its own prepared ring, so
+ * the scratch buffer the fast path reuses is never shared between clients.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class PreparedRing {
+  private readonly handles = new Map<Key, KeyHandle>()
+  private tableState: "none" | "made" | "failed" = "none"
+  private tableHandle: KeyHandle = undefined
+  /** @internal where the token opener writes a token's fixed fields */
+  readonly fields = new Uint8Array(OPENED_FIELDS_LENGTH)
+
+  constructor(
+    /** The keys and settings. */
+    readonly ring: KeyRing,
+    /** The implementation the handles belong to. */
+    readonly crypto: CryptoShape
+  ) {}
+
+  /** The handle of one of the ring's keys, imported once. */
+  handle(key: Key): KeyHandle {
+    let handle = this.handles.get(key)
+    if (handle === undefined && !this.handles.has(key)) {
+      handle = this.crypto.importKey(Redacted.value(key.secret))
+      this.handles.set(key, handle)
+    }
+    return handle
+  }
+
+  /**
+   * The token opener's table of every key (one per id), made on first use;
+   * `undefined` when the crypto has no opener or could not make one (the
+   * token core then takes its general path).
+   */
+  table(): KeyHandle | undefined {
+    if (this.tableState === "none") {
+      const opener = this.crypto.tokenOpener
+      this.tableState = "failed"
+      if (opener !== undefined) {
+        const ring = this.ring
+        const entries = ring.keys.filter((key) => ring.keyById(key.id) === key)
+          .map((key) => ({ id: key.id, secret: Redacted.value(key.secret) }))
+        try {
+          this.tableHandle = opener.importKeys(entries)
+          this.tableState = "made"
+        } catch {
+          // Remembered as "no table", so a failing import is not retried per token.
+        }
+      }
+    }
+    return this.tableState === "made" ? this.tableHandle : undefined
+  }
+
+  /**
+   * Frees every handle and the table. Call it once no decrypt can still run on
+   * this ring (decrypts are synchronous, so right after a swap is safe); a later
+   * use imports again.
+   */
+  release(): void {
+    for (const handle of this.handles.values()) this.crypto.releaseKey(handle)
+    this.handles.clear()
+    if (this.tableState === "made") this.crypto.releaseKey(this.tableHandle)
+    this.tableHandle = undefined
+    this.tableState = "none"
+  }
+}
+
+/**
+ * Prepares `ring` for decrypts and encrypts on `crypto`. Prepare once per
+ * ring, not per token, and release the result when the ring is replaced.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const prepare = (ring: KeyRing, crypto: CryptoShape): PreparedRing => new PreparedRing(ring, crypto)
 
 /** Smallest V3/V4 token: header 6 + GCM blob of a 33-byte master payload holding an empty site blob. */
 const MIN_GCM_TOKEN = 6 + 12 + 33 + 12 + 36 + 16 + 16
@@ -90,73 +171,71 @@ const MIN_CBC_TOKEN = 5 + 16 + 32
  * @category decrypt
  */
 export const decrypt = (
-  ring: KeyRing | undefined,
-  crypto: CryptoShape,
+  prepared: PreparedRing | undefined,
   text: string,
   nowMs: number,
   options: DecryptOptions
 ): DecryptResult => {
-  if (ring === undefined) return notInitialized
+  if (prepared === undefined) return notInitialized
+  const { crypto, ring } = prepared
   if (!ring.isValid(nowMs)) return keysNotSynced
   const version = detectVersion(text)
   if (version === "invalid") return text.length < 4 ? tooShort : badBase64
   if (version === "unsupported") return versionNotSupported
   if (version !== 2 && crypto.tokenOpener !== undefined) {
-    const fast = openFast(ring, crypto, crypto.tokenOpener, text, version, nowMs, options)
+    const fast = openFast(prepared, crypto.tokenOpener, text, version, nowMs, options)
     if (fast !== undefined) return fast
   }
   const bytes = Base64.decode(text, version === 4 ? "either" : "standard")
   if (bytes === undefined) return badBase64
   return version === 2
-    ? decryptV2(ring, crypto, bytes, nowMs, options)
-    : decryptGcm(ring, crypto, bytes, version, nowMs, options)
+    ? decryptV2(prepared, bytes, nowMs, options)
+    : decryptGcm(prepared, bytes, version, nowMs, options)
 }
 
 const decryptGcm = (
-  ring: KeyRing,
-  crypto: CryptoShape,
+  prepared: PreparedRing,
   bytes: Uint8Array,
   version: TokenVersion,
   nowMs: number,
   options: DecryptOptions
 ): DecryptResult => {
   if (bytes.length < MIN_GCM_TOKEN) return tooShort
+  const { crypto, ring } = prepared
   const prefix = bytes[0]!
   if (scopeFromBit(prefix >> 4) !== ring.identityScope) return invalidScope
   const masterKeyId = readInt32(bytes, 2)
   const masterKey = ring.keyById(masterKeyId)
   if (masterKey === undefined) return new NotAuthorizedForMasterKey({ keyId: masterKeyId })
-  const master = crypto.gcmDecrypt(handleOf(masterKey, crypto), bytes, 6, bytes.length)
+  const master = crypto.gcmDecrypt(prepared.handle(masterKey), bytes, 6, bytes.length)
   if (master === undefined) return badMaster
   if (master.length < MIN_MASTER_PLAINTEXT) return badLength
   const siteKeyId = readInt32(master, 29)
   const siteKey = ring.keyById(siteKeyId)
   if (siteKey === undefined) return new NotAuthorizedForKey({ keyId: siteKeyId })
-  const site = crypto.gcmDecrypt(handleOf(siteKey, crypto), master, 33, master.length)
+  const site = crypto.gcmDecrypt(prepared.handle(siteKey), master, 33, master.length)
   if (site === undefined) return badSite
   if (site.length < 36) return badLength
   const uid = Base64.encodeRange(site, 36, site.length)
   return opened(ring, version, prefix, masterKeyId, siteKey, master, 0, site, 0, uid, nowMs, options)
 }
 
-// Fields of a token the token opener has opened: header ‖ master fields ‖ site fields.
-const openedFields = new Uint8Array(OPENED_FIELDS_LENGTH)
+// Fields of a token the token opener has opened (in `PreparedRing.fields`): header ‖ master fields ‖ site fields.
 const MASTER_FIELDS_AT = 6
 const SITE_FIELDS_AT = 6 + 33
 
 // The one-call path of implementations that offer it; `undefined` sends the token down the general path.
 const openFast = (
-  ring: KeyRing,
-  crypto: CryptoShape,
+  prepared: PreparedRing,
   opener: TokenOpener,
   text: string,
   version: 3 | 4,
   nowMs: number,
   options: DecryptOptions
 ): DecryptResult | undefined => {
-  const table = keyTableOf(ring, crypto)
+  const table = prepared.table()
   if (table === undefined) return undefined
-  const fields = openedFields
+  const { fields, ring } = prepared
   const uid = opener.open(text, version === 4 ? "either" : "standard", table, fields)
   if (uid === undefined) return undefined
   const prefix = fields[0]!
@@ -231,24 +310,24 @@ const opened = (
 }
 
 const decryptV2 = (
-  ring: KeyRing,
-  crypto: CryptoShape,
+  prepared: PreparedRing,
   bytes: Uint8Array,
   nowMs: number,
   options: DecryptOptions
 ): DecryptResult => {
   if (bytes.length < MIN_CBC_TOKEN) return tooShort
+  const { crypto, ring } = prepared
   const masterKeyId = readInt32(bytes, 1)
   const masterKey = ring.keyById(masterKeyId)
   if (masterKey === undefined) return new NotAuthorizedForMasterKey({ keyId: masterKeyId })
-  const master = crypto.cbcDecrypt(handleOf(masterKey, crypto), bytes, 5, bytes.length)
+  const master = crypto.cbcDecrypt(prepared.handle(masterKey), bytes, 5, bytes.length)
   if (master === undefined) return badMaster
   if (master.length < 12 + 16 + 16) return badLength
   const expiry = readInt64(master, 0)
   const siteKeyId = readInt32(master, 8)
   const siteKey = ring.keyById(siteKeyId)
   if (siteKey === undefined) return new NotAuthorizedForKey({ keyId: siteKeyId })
-  const identity = crypto.cbcDecrypt(handleOf(siteKey, crypto), master, 12, master.length)
+  const identity = crypto.cbcDecrypt(prepared.handle(siteKey), master, 12, master.length)
   if (identity === undefined) return badSite
   if (identity.length < 8) return badLength
   const idLength = readInt32(identity, 4)
@@ -342,12 +421,12 @@ const failed = (outcome: Exclude<CheckOutcome, 0>, decrypted: DecryptedToken): D
  * @category encrypt
  */
 export const encryptRawUid = (
-  ring: KeyRing | undefined,
-  crypto: CryptoShape,
+  prepared: PreparedRing | undefined,
   rawUid: string,
   nowMs: number
 ): string | EncryptError => {
-  if (ring === undefined) return notInitialized
+  if (prepared === undefined) return notInitialized
+  const { crypto, ring } = prepared
   if (!ring.isValid(nowMs)) return keysNotSynced
   const masterKey = ring.activeMasterKey(nowMs)
   if (masterKey === undefined) return new NotAuthorizedForMasterKey({})
@@ -367,7 +446,7 @@ export const encryptRawUid = (
     established: nowMs,
     refreshed: nowMs,
     privacyBits: 0
-  }, handleOf(masterKey, crypto), handleOf(siteKey, crypto), {
+  }, prepared.handle(masterKey), prepared.handle(siteKey), {
     master: crypto.randomBytes(12),
     site: crypto.randomBytes(12)
   })

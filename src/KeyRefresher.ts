@@ -1,35 +1,51 @@
 /**
- * Keeps the key ring fresh in the background: fetch at start-up (or warm
- * start from a persistent key store when the operator is down), then refresh
- * on a jittered schedule, retry failures with capped exponential backoff, and
- * keep the last good ring whatever goes wrong (keys.md §1, §7).
+ * A client's key state: the ring it decrypts with, kept fresh in the
+ * background. Fetch at start-up (or warm start from a persistent key store
+ * when it holds keys that can still decrypt), then refresh on a jittered
+ * schedule, retry failures with the shared capped, jittered backoff, keep the
+ * last good ring whatever goes wrong, and never stop: a defect in one refresh
+ * is logged, counted and survived.
+ *
+ * Every Bidstream and Sharing client builds its own, so clients merged into
+ * one app never share keys; their `status`, `refresh` and `awaitReady` are on
+ * the client services.
  *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { KeyRingParseError } from "./KeyRing.js"
-import type { TransportError } from "./TransportError.js"
-import { HttpTransport, type Options as TransportOptions } from "./HttpTransport.js"
+import { Crypto } from "./Crypto.js"
+import type { NotInitialized } from "./DecryptError.js"
+import type { PreparedRing } from "./Decryption.js"
+import { HttpTransport } from "./HttpTransport.js"
+import { type KeyHolder, type KeySource, makeKeyHolder } from "./internal/keyHolder.js"
+import { type Retryable, retrySchedule } from "./internal/retry.js"
 import * as KeyRing from "./KeyRing.js"
-import { KeyStore, type KeyStoreError } from "./KeyStore.js"
+import { KeyStore, type KeyStoreError, type StoredRing } from "./KeyStore.js"
+import type { TransportError } from "./TransportError.js"
 
-/**
- * Why a refresh failed. The previous ring stays in place.
- *
- * @since 0.1.0
- * @category errors
- */
-export type RefreshError = TransportError | KeyRingParseError | KeyStoreError
+export type {
+  /**
+   * Where the ring in use came from: `"operator"` (fetched by this client),
+   * `"store"` (loaded from the key store at start-up) or `"peer"` (saved to
+   * the key store by another process).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  KeySource
+} from "./internal/keyHolder.js"
 
 /**
  * Which key endpoint to poll: DSPs use `/v2/key/bidstream`, sharers `/v2/key/sharing`.
@@ -40,36 +56,140 @@ export type RefreshError = TransportError | KeyRingParseError | KeyStoreError
 export type KeyEndpoint = "/v2/key/bidstream" | "/v2/key/sharing"
 
 /**
+ * An authenticated key response held no key that can decrypt now (no keys,
+ * or every key expired). The ring in use is kept and the refresh counts as
+ * failed; it is retried, since the operator may simply not have issued keys yet.
+ *
  * @since 0.1.0
- * @category models
+ * @category errors
  */
-export interface Options {
-  readonly endpoint: KeyEndpoint
-  /** Time between successful refreshes. Default 1 hour. */
-  readonly interval?: Duration.DurationInput | undefined
-  /** Each interval is scaled by a random factor in [1 − jitter, 1 + jitter]. Default 0.1. */
-  readonly jitter?: number | undefined
-  /** First retry delay after a failure, doubled per consecutive failure. Default 1 s. */
-  readonly retryBase?: Duration.DurationInput | undefined
-  /** Longest retry delay. Default 5 minutes. */
-  readonly retryMax?: Duration.DurationInput | undefined
+export class NoUsableKeys extends Data.TaggedError("NoUsableKeys")<{
+  /** The key endpoint, or the key store slot, the ring came from. */
+  readonly endpoint: string
+  readonly keys: number
+}> {
+  /** Retried: the operator may not have issued keys yet. */
+  readonly transient = true
+  override get message() {
+    return `the key response of ${this.endpoint} holds no key usable now (${this.keys} keys, none unexpired)`
+  }
 }
 
 /**
- * Options of the operator-backed client layers (`BidstreamClient.layer`,
- * `SharingClient.layer`): operator URL and credentials, transport timeout and
- * retries, and the refresh schedule (the client picks the endpoint).
+ * A refresh died of an unexpected defect. It is logged and counted, the ring
+ * in use is kept, and the refresher goes on.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RefreshDefect extends Data.TaggedError("RefreshDefect")<{ readonly endpoint: KeyEndpoint }> {
+  readonly transient = true
+  override get message() {
+    return `key refresh of ${this.endpoint} failed unexpectedly`
+  }
+}
+
+/**
+ * Why a refresh failed. The previous ring stays in place.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RefreshError = TransportError | KeyRing.KeyRingParseError | NoUsableKeys | RefreshDefect | KeyStoreError
+
+/**
+ * A client could not get keys at start-up: the operator rejected it for
+ * good (`"Rejected"`: wrong API key, wrong client secret, wrong base URL or
+ * path), or no keys arrived within the start-up timeout (`"Timeout"`). The
+ * message names the cause and what to check; it never carries a secret.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class KeysUnavailable extends Data.TaggedError("KeysUnavailable")<{
+  readonly endpoint: string
+  readonly reason: "Rejected" | "Timeout"
+  /** The last refresh failure, when there was one. */
+  readonly cause?: RefreshError | undefined
+  readonly hint: string
+}> {
+  override get message() {
+    return `UID2 keys from ${this.endpoint} unavailable at start-up: ${this.hint}`
+  }
+}
+
+/**
+ * `awaitReady` gave up: a permanent failure is known (`"Rejected"`), or its
+ * timeout passed (`"Timeout"`), before any ring was loaded.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NotReady extends Data.TaggedError("NotReady")<{
+  readonly reason: "Rejected" | "Timeout"
+  readonly lastFailure?: string | undefined
+}> {
+  override get message() {
+    const failure = this.lastFailure === undefined ? "" : ` (last failure: ${this.lastFailure})`
+    return this.reason === "Rejected"
+      ? `UID2 keys will not arrive: the operator rejected the client${failure}`
+      : `UID2 keys not loaded in time${failure}`
+  }
+}
+
+/**
+ * The refresh schedule.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ClientOptions extends TransportOptions {
-  /** Background refresh schedule. */
-  readonly refresh?: Omit<Options, "endpoint"> | undefined
+export interface RefreshOptions {
+  /** Time between successful refreshes. Default 1 hour. */
+  readonly interval?: Duration.DurationInput | undefined
+  /** Each interval is scaled by a random factor in [1 − jitter, 1 + jitter]. Default 0.1. */
+  readonly jitter?: number | undefined
+  /** First retry delay after a failure, doubled per consecutive failure and jittered. Default 1 s. */
+  readonly retryBase?: Duration.DurationInput | undefined
+  /** Longest retry delay (a longer `Retry-After` is shortened to it). Default 5 minutes. */
+  readonly retryMax?: Duration.DurationInput | undefined
 }
 
 /**
- * A snapshot of the refresher's health. Times are epoch milliseconds.
+ * What happens at start-up, before the first keys.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartupOptions {
+  /**
+   * How long start-up waits for first keys while failures are transient
+   * (network errors, timeouts, 5xx, 429). Default 30 s. A permanent rejection
+   * fails start-up at once.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * Whether start-up fails when the timeout passes without keys (default
+   * `true`). With `false` the client starts without keys (decrypts answer
+   * `NotInitialized` carrying the last failure) and keeps retrying.
+   */
+  readonly failOnTimeout?: boolean | undefined
+}
+
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends RefreshOptions {
+  readonly endpoint: KeyEndpoint
+  /** The key store slot of this client's ring. Default: `"bidstream"` or `"sharing"`. */
+  readonly slot?: string | undefined
+  readonly startup?: StartupOptions | undefined
+}
+
+/**
+ * A snapshot of a client's key health. Times are epoch milliseconds.
  *
  * @since 0.1.0
  * @category models
@@ -77,15 +197,23 @@ export interface ClientOptions extends TransportOptions {
 export interface Status {
   /** A ring is loaded. */
   readonly ready: boolean
+  /** Where the ring in use came from. */
+  readonly source: KeySource | undefined
+  /** How many keys the ring in use has. */
+  readonly keyCount: number
   /** When the last refresh succeeded. */
   readonly lastSuccessAt: number | undefined
   /** The last failure, if it came after the last success. */
   readonly lastFailure: { readonly at: number; readonly reason: string; readonly error: RefreshError } | undefined
   /** Failures since the last success. */
   readonly consecutiveFailures: number
-  /** How long ago the current ring was fetched or loaded. */
+  /** Refreshes that died of a defect since start (each was survived). */
+  readonly defects: number
+  /** When the ring in use was fetched from the operator (by this or another process). */
+  readonly ringFetchedAt: number | undefined
+  /** How long ago that was. */
   readonly ringAgeMs: number | undefined
-  /** How long until the current ring can no longer decrypt (`KeysNotSynced`); 0 once it cannot. */
+  /** How long until the ring in use can no longer decrypt (`KeysNotSynced`); 0 once it cannot. */
   readonly keysUsableForMs: number | undefined
 }
 
@@ -94,153 +222,346 @@ export interface Status {
  * @category models
  */
 export interface KeyRefresherShape {
-  /** Fetches and swaps in a new ring now; concurrent calls wait for one fetch. */
+  /** The prepared ring decrypts use now (synchronous; no I/O). */
+  readonly current: () => PreparedRing | undefined
+  /** What decrypts answer while no ring is loaded: `NotInitialized` with the last failure. */
+  readonly notInitialized: () => NotInitialized
+  /** Fetches and swaps in a new ring now; concurrent calls queue behind one another. */
   readonly refresh: Effect.Effect<KeyRing.KeyRing, RefreshError>
-  /** Completes once a ring is loaded (fetched, warm-started or written by another process). */
-  readonly awaitReady: Effect.Effect<void>
+  /**
+   * Completes once a ring is loaded; fails with {@link NotReady} once a
+   * permanent failure is known, or when `timeout` passes first.
+   */
+  readonly awaitReady: (timeout?: Duration.DurationInput) => Effect.Effect<void, NotReady>
   /** The current health. */
   readonly status: Effect.Effect<Status>
 }
 
-/**
- * @since 0.1.0
- * @category tags
- */
-export class KeyRefresher extends Context.Tag("effect-uid2/KeyRefresher")<KeyRefresher, KeyRefresherShape>() {}
+const DEFAULT_INTERVAL = Duration.hours(1)
+const DEFAULT_RETRY_BASE = Duration.seconds(1)
+const DEFAULT_RETRY_MAX = Duration.minutes(5)
+const DEFAULT_STARTUP_TIMEOUT = Duration.seconds(30)
 
-const refreshSuccesses = Metric.counter("uid2_key_refresh_success_total", {
-  description: "Successful UID2 key refreshes",
+const refreshes = Metric.counter("uid2_key_refresh_total", {
+  description: "UID2 key refreshes, by endpoint and outcome",
   incremental: true
 })
-const refreshFailures = Metric.counter("uid2_key_refresh_failure_total", {
-  description: "Failed UID2 key refreshes",
-  incremental: true
-})
-const ringAgeSeconds = Metric.gauge("uid2_key_ring_age_seconds", {
-  description: "Age of the UID2 key ring in use"
+const ringAgeSeconds = Metric.gauge("uid2_key_ring_age_seconds", { description: "Age of the UID2 key ring in use" })
+
+/** The default key store slot of an endpoint. */
+export const defaultSlot = (endpoint: KeyEndpoint): string =>
+  endpoint === "/v2/key/bidstream" ? "bidstream" : "sharing"
+
+const isTransient = (error: RefreshError): boolean => {
+  if ("transient" in error) return error.transient as boolean
+  switch (error._tag) {
+    case "OperatorUnreachable":
+    case "Timeout":
+    case "KeyStoreError":
+      return true
+    case "OperatorRejected":
+      return error.httpStatus === 408 || error.httpStatus === 429 || error.httpStatus >= 500
+    default:
+      return false
+  }
+}
+
+// What the shared retry schedule reads of a refresh failure.
+const retryable = (error: RefreshError, transient: boolean, maxRetryAfterMs: number): Retryable => ({
+  transient,
+  retryAfterMillis: "retryAfterMillis" in error && error.retryAfterMillis !== undefined
+    ? Math.min(error.retryAfterMillis, maxRetryAfterMs)
+    : undefined
 })
 
+// What to tell the user about a permanent start-up failure: the cause, and what to check.
+const hintFor = (endpoint: string, error: RefreshError): string => {
+  switch (error._tag) {
+    case "OperatorRejected":
+      return error.httpStatus === 401
+        ? `the operator rejected the API key (HTTP 401): check the API key`
+        : error.httpStatus === 403
+        ? `the API key may not call ${endpoint} (HTTP 403): check the key's roles`
+        : error.httpStatus === 404
+        ? `${endpoint} was not found (HTTP 404): check the base URL`
+        : error.message
+    case "EnvelopeError":
+      return error.reason === "Decrypt"
+        ? "the operator's response could not be decrypted: check the client secret"
+        : error.message
+    default:
+      return error.message
+  }
+}
+
+interface FailureRecord {
+  readonly at: number
+  readonly reason: string
+  readonly error: RefreshError
+}
+
+/** The bookkeeping behind `status`, `notInitialized` and `awaitReady`, shared by both kinds of key state. */
+const makeTracker = (holder: KeyHolder, endpoint: string) =>
+  Effect.gen(function*() {
+    const rejected = yield* Deferred.make<void>()
+    let lastSuccessAt: number | undefined
+    let lastFailure: FailureRecord | undefined
+    let consecutiveFailures = 0
+    let defects = 0
+    const tagged = (outcome: string) => refreshes.pipe(Metric.tagged("endpoint", endpoint), Metric.tagged("outcome", outcome))
+
+    const succeeded = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.suspend(() => {
+        lastSuccessAt = now
+        lastFailure = undefined
+        consecutiveFailures = 0
+        holder.setLastFailure(undefined)
+        return Metric.increment(tagged("success"))
+      }))
+
+    const failed = (error: RefreshError) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.suspend(() => {
+          lastFailure = { at: now, reason: error.message, error }
+          consecutiveFailures++
+          if (error._tag === "RefreshDefect") defects++
+          holder.setLastFailure(error.message)
+          return Metric.increment(tagged(error._tag === "RefreshDefect" ? "defect" : "failure")).pipe(
+            Effect.zipRight(isTransient(error) ? Effect.void : Deferred.succeed(rejected, undefined)),
+            Effect.zipRight(
+              Effect.logWarning("UID2 key refresh failed; keeping the previous keys").pipe(
+                Effect.annotateLogs({ endpoint, error: error._tag, reason: error.message })
+              )
+            )
+          )
+        }))
+
+    const status = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync((): Status => {
+        const ring = holder.current()?.ring
+        const fetchedAt = holder.fetchedAt()
+        return {
+          ready: ring !== undefined,
+          source: holder.source(),
+          keyCount: ring?.keys.length ?? 0,
+          lastSuccessAt,
+          lastFailure,
+          consecutiveFailures,
+          defects,
+          ringFetchedAt: fetchedAt,
+          ringAgeMs: fetchedAt === undefined ? undefined : Math.max(0, now - fetchedAt),
+          keysUsableForMs: ring === undefined ? undefined : Math.max(0, ring.latestKeyExpiry - now)
+        }
+      })).pipe(
+        Effect.tap((s) =>
+          s.ringAgeMs === undefined
+            ? Effect.void
+            : Metric.set(ringAgeSeconds.pipe(Metric.tagged("endpoint", endpoint)), s.ringAgeMs / 1000)
+        )
+      )
+
+    const notReady = (reason: "Rejected" | "Timeout") => new NotReady({ reason, lastFailure: lastFailure?.reason })
+
+    const awaitReady = (timeout?: Duration.DurationInput): Effect.Effect<void, NotReady> => {
+      const wait = Effect.raceFirst(
+        Deferred.await(holder.ready),
+        Effect.zipRight(Deferred.await(rejected), Effect.suspend(() => Effect.fail(notReady("Rejected"))))
+      )
+      const bounded = timeout === undefined
+        ? wait
+        : Effect.timeoutFail(wait, { duration: timeout, onTimeout: () => notReady("Timeout") })
+      return Effect.flatMap(Deferred.isDone(holder.ready), (done) => done ? Effect.void : bounded)
+    }
+
+    return { succeeded, failed, status, awaitReady, lastFailure: () => lastFailure }
+  })
+
 /**
- * Builds the refresher and forks its schedule into the current scope; the
- * schedule stops when the scope closes. The start-up fetch runs before this
- * returns, but its failure does not fail construction (the refresher keeps
- * retrying, and a warm-started ring may serve meanwhile).
+ * Builds a client's key state kept fresh from the operator, and forks its
+ * schedule into the current scope (it stops when the scope closes).
+ *
+ * Start-up: a ring in the key store that can still decrypt makes the client
+ * ready at once (warm start) and the first fetch runs in the background.
+ * Otherwise start-up fetches first keys, retrying transient failures for
+ * `startup.timeout`; a permanent rejection (401, 403, 404, a response that
+ * does not decrypt under the client secret) fails with {@link KeysUnavailable}
+ * at once.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: Options
-): Effect.Effect<KeyRefresherShape, never, HttpTransport | KeyStore | Scope.Scope> =>
+): Effect.Effect<KeyRefresherShape, KeysUnavailable, HttpTransport | KeyStore | Crypto | Scope.Scope> =>
   Effect.gen(function*() {
     const transport = yield* HttpTransport
     const store = yield* KeyStore
-    const interval = Duration.toMillis(options.interval ?? Duration.hours(1))
+    const crypto = yield* Crypto
+    const { endpoint } = options
+    const slot = options.slot ?? defaultSlot(endpoint)
+    const interval = Duration.toMillis(options.interval ?? DEFAULT_INTERVAL)
     const jitter = Math.min(Math.max(options.jitter ?? 0.1, 0), 1)
-    const retryBase = Duration.toMillis(options.retryBase ?? Duration.seconds(1))
-    const retryMax = Duration.toMillis(options.retryMax ?? Duration.minutes(5))
+    const retryBase = options.retryBase ?? DEFAULT_RETRY_BASE
+    const retryMax = Duration.toMillis(options.retryMax ?? DEFAULT_RETRY_MAX)
+    const startupTimeout = options.startup?.timeout ?? DEFAULT_STARTUP_TIMEOUT
 
-    const ready = yield* Deferred.make<void>()
-    const state = {
-      lastSuccessAt: undefined as number | undefined,
-      lastFailure: undefined as Status["lastFailure"],
-      consecutiveFailures: 0,
-      ringSince: undefined as number | undefined
-    }
+    const holder = yield* makeKeyHolder(crypto, { endpoint, slot, store: store.name })
+    const tracker = yield* makeTracker(holder, endpoint)
     const lock = yield* Effect.makeSemaphore(1)
 
-    const ringLoaded = Effect.clockWith((clock) =>
-      Effect.sync(() => {
-        state.ringSince = clock.unsafeCurrentTimeMillis()
-      })
-    ).pipe(Effect.zipRight(Deferred.succeed(ready, undefined)))
+    const fetchRing: Effect.Effect<StoredRing, RefreshError> = Effect.gen(function*() {
+      const json = yield* transport.post(endpoint, undefined)
+      const ring = yield* Either.match(KeyRing.fromJson(json), { onLeft: Effect.fail, onRight: Effect.succeed })
+      const now = yield* Clock.currentTimeMillis
+      if (!ring.isValid(now)) return yield* new NoUsableKeys({ endpoint, keys: ring.keys.length })
+      return { ring, fetchedAt: now }
+    })
 
-    const fetchRing: Effect.Effect<KeyRing.KeyRing, RefreshError> = transport.post(options.endpoint, undefined).pipe(
-      Effect.flatMap((json) => Either.match(KeyRing.fromJson(json), { onLeft: Effect.fail, onRight: Effect.succeed })),
-      Effect.tap((ring) => store.set(ring))
-    )
-
-    const refresh = lock.withPermits(1)(
-      Effect.clockWith((clock) =>
-        fetchRing.pipe(
-          Effect.tap((ring) =>
-            Effect.sync(() => {
-              state.lastSuccessAt = clock.unsafeCurrentTimeMillis()
-              state.lastFailure = undefined
-              state.consecutiveFailures = 0
-            }).pipe(
-              Effect.zipRight(ringLoaded),
-              Effect.zipRight(Metric.increment(refreshSuccesses)),
-              Effect.zipRight(Metric.set(ringAgeSeconds, 0)),
-              Effect.zipRight(Effect.logDebug("UID2 keys refreshed").pipe(
-                Effect.annotateLogs({ endpoint: options.endpoint, keys: ring.keys.length })
-              ))
-            )
-          ),
-          Effect.tapError((error) =>
-            Effect.sync(() => {
-              state.lastFailure = { at: clock.unsafeCurrentTimeMillis(), reason: error.message, error }
-              state.consecutiveFailures++
-            }).pipe(
-              Effect.zipRight(Metric.increment(refreshFailures)),
-              Effect.zipRight(Effect.logWarning("UID2 key refresh failed; keeping the previous keys").pipe(
-                Effect.annotateLogs({ endpoint: options.endpoint, error: error._tag, reason: error.message })
-              ))
-            )
+    // One fetch, recorded in status; a defect anywhere in it becomes a RefreshDefect.
+    const refresh: Effect.Effect<KeyRing.KeyRing, RefreshError> = lock.withPermits(1)(
+      fetchRing.pipe(
+        Effect.tap((stored) => holder.install(stored, "operator")),
+        Effect.tap((stored) =>
+          // A store that cannot save does not undo a good refresh: the ring is in use already.
+          Effect.catchAll(store.save(slot, stored), (error) =>
+            Effect.logWarning("UID2 key store could not save the new ring").pipe(
+              Effect.annotateLogs({ endpoint, store: store.name, reason: error.message })
+            ))
+        ),
+        Effect.catchAllDefect((defect) =>
+          Effect.logError("UID2 key refresh died of a defect; the refresher goes on").pipe(
+            Effect.annotateLogs({ endpoint }),
+            Effect.annotateLogs("cause", Cause.die(defect)),
+            Effect.zipRight(Effect.fail(new RefreshDefect({ endpoint })))
           )
-        )
+        ),
+        Effect.tapBoth({ onFailure: tracker.failed, onSuccess: () => tracker.succeeded }),
+        Effect.map((stored) => stored.ring)
       )
     )
 
-    // A ring written by another process (shared stores) counts as loaded too.
-    yield* store.changes.pipe(Stream.runForEach(() => ringLoaded), Effect.forkScoped)
+    // Rings other processes save (shared stores) are taken when newer than the one in use.
+    yield* store.watch(slot).pipe(
+      Stream.runForEach((stored) => holder.install(stored, "peer")),
+      Effect.forkScoped
+    )
 
-    const warm = yield* Effect.either(store.load)
-    if (Either.isRight(warm) && Option.isSome(warm.right)) yield* ringLoaded
-    else if (Either.isLeft(warm)) {
+    const warm = yield* Effect.either(store.load(slot))
+    if (Either.isLeft(warm)) {
       yield* Effect.logWarning("UID2 key store could not be read at start-up").pipe(
-        Effect.annotateLogs({ reason: warm.left.message })
+        Effect.annotateLogs({ endpoint, store: store.name, reason: warm.left.message })
       )
+    } else if (Option.isSome(warm.right)) {
+      yield* holder.install(warm.right.value, "store")
     }
 
-    const delayAfter = (succeeded: boolean) =>
-      succeeded
-        ? Effect.map(Random.nextRange(1 - jitter, 1 + jitter), (factor) => Math.round(interval * factor))
-        : Effect.succeed(Math.min(retryMax, retryBase * 2 ** Math.min(state.consecutiveFailures - 1, 30)))
+    // Background retries treat every failure as worth another try, at most `retryMax` apart.
+    const backoff = retrySchedule<Retryable>({ base: retryBase, cap: retryMax }).pipe(
+      Schedule.mapInput((error: RefreshError) => retryable(error, true, retryMax))
+    )
+    const refreshWithRetries = Effect.ignore(Effect.retry(refresh, backoff))
 
-    const loop = (succeeded: boolean): Effect.Effect<never> =>
-      delayAfter(succeeded).pipe(
-        Effect.flatMap((ms) => Effect.sleep(Duration.millis(ms))),
-        Effect.zipRight(Effect.either(refresh)),
-        Effect.flatMap((result) => loop(Either.isRight(result)))
+    if (holder.current() === undefined) {
+      // Start-up retries transient failures only: a permanent one fails the layer at once.
+      const first = yield* refresh.pipe(
+        Effect.retry(
+          retrySchedule<Retryable>({ base: retryBase, cap: retryMax, maxRetryAfter: startupTimeout }).pipe(
+            Schedule.mapInput((error: RefreshError) => retryable(error, isTransient(error), Infinity))
+          )
+        ),
+        Effect.timeoutFail({ duration: startupTimeout, onTimeout: () => "timeout" as const }),
+        Effect.either
       )
-
-    const first = yield* Effect.either(refresh)
-    yield* Effect.forkScoped(loop(Either.isRight(first)))
-
-    const status = Effect.clockWith((clock) =>
-      Effect.sync((): Status => {
-        const now = clock.unsafeCurrentTimeMillis()
-        const ring = store.current()
-        return {
-          ready: ring !== undefined,
-          lastSuccessAt: state.lastSuccessAt,
-          lastFailure: state.lastFailure,
-          consecutiveFailures: state.consecutiveFailures,
-          ringAgeMs: state.ringSince === undefined ? undefined : now - state.ringSince,
-          keysUsableForMs: ring === undefined ? undefined : Math.max(0, ring.latestKeyExpiry - now)
+      if (Either.isLeft(first)) {
+        const error = first.left
+        if (error !== "timeout" && !isTransient(error)) {
+          return yield* new KeysUnavailable({ endpoint, reason: "Rejected", cause: error, hint: hintFor(endpoint, error) })
         }
-      })
-    ).pipe(Effect.tap((s) => s.ringAgeMs === undefined ? Effect.void : Metric.set(ringAgeSeconds, s.ringAgeMs / 1000)))
+        const last = tracker.lastFailure()
+        const hint = `no keys within ${Duration.format(startupTimeout)}` +
+          (last === undefined ? "" : `; last failure: ${last.reason}`)
+        if (options.startup?.failOnTimeout ?? true) {
+          return yield* new KeysUnavailable({ endpoint, reason: "Timeout", cause: last?.error, hint })
+        }
+        yield* Effect.logWarning("UID2 client started without keys; still retrying").pipe(
+          Effect.annotateLogs({ endpoint, reason: hint })
+        )
+      }
+    }
 
-    return KeyRefresher.of({ refresh, awaitReady: Deferred.await(ready), status })
+    const nextInterval = Effect.map(Random.nextRange(1 - jitter, 1 + jitter), (f) => Duration.millis(interval * f))
+    // Never dies: failures are recorded by `refresh`, and anything else is logged before the loop goes on.
+    const cycle = Effect.flatMap(nextInterval, Effect.sleep).pipe(
+      Effect.zipRight(refreshWithRetries),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.logError("UID2 key refresher survived an unexpected failure").pipe(Effect.annotateLogs("cause", cause))
+      )
+    )
+    // A client that is not yet fed by its own fetch (warm start, or started without keys) fetches right away.
+    const catchUp = holder.source() === "operator" ? Effect.void : refreshWithRetries
+    yield* Effect.forkScoped(Effect.zipRight(catchUp, Effect.forever(cycle)))
+
+    return {
+      current: holder.current,
+      notInitialized: holder.notInitialized,
+      refresh,
+      awaitReady: tracker.awaitReady,
+      status: tracker.status
+    }
   })
 
 /**
- * The refresher as a scoped layer.
+ * Options of {@link makeFromStore}.
  *
  * @since 0.1.0
- * @category layers
+ * @category models
  */
-export const layer = (options: Options): Layer.Layer<KeyRefresher, never, HttpTransport | KeyStore> =>
-  Layer.scoped(KeyRefresher, make(options))
+export interface StoreOptions {
+  /** The key store slot to read. */
+  readonly slot: string
+}
+
+/**
+ * Key state fed by a key store alone, without an operator (offline use,
+ * tests, or a process that only reads rings a fleet leader saves): the ring
+ * saved under `slot` at start, then every newer ring saved there. `refresh`
+ * loads the slot again.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeFromStore = (
+  options: StoreOptions
+): Effect.Effect<KeyRefresherShape, never, KeyStore | Crypto | Scope.Scope> =>
+  Effect.gen(function*() {
+    const store = yield* KeyStore
+    const crypto = yield* Crypto
+    const { slot } = options
+    const holder = yield* makeKeyHolder(crypto, { endpoint: "key store", slot, store: store.name })
+    const tracker = yield* makeTracker(holder, `key store ${slot}`)
+
+    const refresh: Effect.Effect<KeyRing.KeyRing, RefreshError> = store.load(slot).pipe(
+      Effect.flatMap(Option.match({
+        onNone: () => Effect.fail<RefreshError>(new NoUsableKeys({ endpoint: `key store slot ${slot}`, keys: 0 })),
+        onSome: (stored) =>
+          Effect.flatMap(holder.install(stored, "store"), (): Effect.Effect<KeyRing.KeyRing, RefreshError> =>
+            holder.current() === undefined
+              ? Effect.fail(new NoUsableKeys({ endpoint: `key store slot ${slot}`, keys: stored.ring.keys.length }))
+              : Effect.succeed(stored.ring))
+      })),
+      Effect.tapBoth({ onFailure: tracker.failed, onSuccess: () => tracker.succeeded })
+    )
+
+    yield* store.watch(slot).pipe(Stream.runForEach((stored) => holder.install(stored, "peer")), Effect.forkScoped)
+    yield* Effect.ignore(refresh)
+
+    return {
+      current: holder.current,
+      notInitialized: holder.notInitialized,
+      refresh,
+      awaitReady: tracker.awaitReady,
+      status: tracker.status
+    }
+  })

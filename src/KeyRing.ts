@@ -11,7 +11,6 @@ import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import type { CryptoShape, KeyHandle } from "./Crypto.js"
 import type { IdentityScope } from "./Identity.js"
 import * as Base64 from "./internal/base64.js"
 
@@ -45,11 +44,6 @@ const DEFAULT_CLOCK_SKEW_SECONDS = 1_800
  * @category models
  */
 export class Key {
-  /** @internal the Crypto the cached handle belongs to */
-  cachedFor: CryptoShape | undefined = undefined
-  /** @internal */
-  cachedHandle: KeyHandle = undefined
-
   constructor(
     /** Key id, as embedded in tokens. */
     readonly id: number,
@@ -70,74 +64,6 @@ export class Key {
   /** `activates <= now < expires`. */
   isActive(nowMs: number): boolean {
     return this.activates <= nowMs && nowMs < this.expires
-  }
-}
-
-/**
- * The handle `crypto` needs for `key`, created on first use and cached in the
- * key itself, so each key is imported once per ring rather than once per token.
- *
- * @since 0.1.0
- * @category crypto
- */
-export const handleOf = (key: Key, crypto: CryptoShape): KeyHandle => {
-  if (key.cachedFor !== crypto) {
-    if (key.cachedFor !== undefined) key.cachedFor.releaseKey(key.cachedHandle)
-    key.cachedHandle = crypto.importKey(Redacted.value(key.secret))
-    key.cachedFor = crypto
-  }
-  return key.cachedHandle
-}
-
-/**
- * `crypto`'s key table of every key in the ring (see `TokenOpener`), made on
- * first use and cached in the ring; `undefined` when `crypto` has no token
- * opener or could not make one (the token core then takes its general path).
- *
- * @since 0.1.0
- * @category crypto
- */
-export const keyTableOf = (ring: KeyRing, crypto: CryptoShape): KeyHandle | undefined => {
-  if (ring.tableFor !== crypto) {
-    releaseTable(ring)
-    const opener = crypto.tokenOpener
-    if (opener === undefined) return undefined
-    // One entry per id: the key keyById answers with, as the general path would.
-    const entries = ring.keys.filter((key) => ring.keyById(key.id) === key)
-      .map((key) => ({ id: key.id, secret: Redacted.value(key.secret) }))
-    try {
-      ring.table = opener.importKeys(entries)
-    } catch {
-      // Remembered as "no table" for this ring, so a failing import is not retried per token.
-      ring.table = undefined
-    }
-    ring.tableFor = crypto
-  }
-  return ring.table
-}
-
-const releaseTable = (ring: KeyRing): void => {
-  if (ring.tableFor !== undefined && ring.table !== undefined) ring.tableFor.releaseKey(ring.table)
-  ring.tableFor = undefined
-  ring.table = undefined
-}
-
-/**
- * Frees every cached crypto handle of a ring. Call it when a ring is replaced
- * and no decrypt can still be running on it (decrypts are synchronous, so
- * right after the swap is safe).
- *
- * @since 0.1.0
- * @category crypto
- */
-export const releaseHandles = (ring: KeyRing): void => {
-  releaseTable(ring)
-  for (const key of ring.keys) {
-    if (key.cachedFor !== undefined) {
-      key.cachedFor.releaseKey(key.cachedHandle)
-      key.cachedFor = undefined
-      key.cachedHandle = undefined
-    }
   }
 }
 
@@ -209,11 +135,6 @@ export class KeyRing {
     this.byKeyset = groupByActivation(keys, (k) => k.keysetId)
     this.bySite = groupByActivation(keys, (k) => k.siteId)
   }
-
-  /** @internal the Crypto the cached key table belongs to */
-  tableFor: CryptoShape | undefined = undefined
-  /** @internal */
-  table: KeyHandle = undefined
 
   /** The key with this id, whatever its keyset or activity. */
   keyById(id: number): Key | undefined {

@@ -1,48 +1,92 @@
 /**
- * The `KeyStore` service: where the current {@link KeyRing} lives. Decrypt
- * reads `current()` synchronously (no I/O, no lock); a refresh `set`s a new
- * ring; persistent adapters (file, Redis) also `load` a ring saved earlier
- * for a warm start and feed rings written by other processes into `changes`.
+ * The `KeyStore` service: where key rings are kept between refreshes, so a
+ * process can start warm and a fleet can share one ring. A store keeps one
+ * ring per *slot* (by default the client's role, `"bidstream"` or
+ * `"sharing"`), so every client of an app can use the same store without
+ * reading another client's keys.
+ *
+ * Decrypts never touch the store: each client holds its current ring in its
+ * own memory and only loads, saves and watches the store around refreshes.
+ * Adapters (file, Redis, your own) provide persistence to {@link make}:
+ * `load`, `save` and an optional change feed `watch`.
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
-import { type KeyRing, releaseHandles } from "./KeyRing.js"
+import type { KeyRing } from "./KeyRing.js"
 
 /**
- * A key store's backing storage failed (the in-memory store never fails).
+ * A key store's backing storage failed, or held something that is not a
+ * ring of this client. `detail` never carries key material.
  *
  * @since 0.1.0
  * @category errors
  */
 export class KeyStoreError extends Data.TaggedError("KeyStoreError")<{
-  readonly operation: "load" | "save"
+  readonly operation: "load" | "save" | "watch"
+  readonly slot: string
   readonly detail: string
 }> {
   override get message() {
-    return `key store ${this.operation} failed: ${this.detail}`
+    return `key store ${this.operation} of ${this.slot} failed: ${this.detail}`
   }
 }
 
 /**
+ * A ring as a store keeps it: the ring and when it was fetched from the
+ * operator (epoch milliseconds), which orders rings written by different
+ * processes and gives a warm-started ring its true age.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredRing {
+  readonly ring: KeyRing
+  readonly fetchedAt: number
+}
+
+/**
+ * What an adapter provides: persistence and, optionally, a feed of rings
+ * that other processes save.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Persistence {
+  /** Names the store in logs and status, e.g. `"file"` or `"redis"`. */
+  readonly name: string
+  /** The ring saved under `slot`, if any. A corrupt entry is a `KeyStoreError`. */
+  readonly load: (slot: string) => Effect.Effect<Option.Option<StoredRing>, KeyStoreError>
+  /** Saves `stored` under `slot`. */
+  readonly save: (slot: string, stored: StoredRing) => Effect.Effect<void, KeyStoreError>
+  /**
+   * Rings saved under `slot` by others, as they arrive. It should end only
+   * when the scope that runs it closes; failures are logged and the feed is
+   * resubscribed after a pause.
+   */
+  readonly watch?: ((slot: string) => Stream.Stream<StoredRing, KeyStoreError>) | undefined
+}
+
+/**
+ * The store as clients use it.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface KeyStoreShape {
-  /** The ring decrypts use now; synchronous and free of I/O. */
-  readonly current: () => KeyRing | undefined
-  /** Reads the backing storage (warm start) and makes what it holds current. */
-  readonly load: Effect.Effect<Option.Option<KeyRing>, KeyStoreError>
-  /** Makes `ring` current and persists it. */
-  readonly set: (ring: KeyRing) => Effect.Effect<void, KeyStoreError>
-  /** The current ring (if any) on subscription, then every ring that becomes current, from here or from another process. */
-  readonly changes: Stream.Stream<KeyRing>
+  readonly name: string
+  readonly load: (slot: string) => Effect.Effect<Option.Option<StoredRing>, KeyStoreError>
+  readonly save: (slot: string, stored: StoredRing) => Effect.Effect<void, KeyStoreError>
+  /** Rings others save under `slot`; never fails, empty when the store has no feed. */
+  readonly watch: (slot: string) => Stream.Stream<StoredRing>
 }
 
 /**
@@ -52,46 +96,96 @@ export interface KeyStoreShape {
 export class KeyStore extends Context.Tag("effect-uid2/KeyStore")<KeyStore, KeyStoreShape>() {}
 
 /**
- * A holder for the current ring that releases the crypto handles of the ring
- * it replaces. Adapters build on it so that decrypt always reads local memory.
+ * Options of {@link make}.
  *
  * @since 0.1.0
- * @category constructors
+ * @category models
  */
-export const makeCurrentRing = Effect.gen(function*() {
-  const ref = yield* SubscriptionRef.make<KeyRing | undefined>(undefined)
-  // A plain mirror of the ref: the hot path reads it without running an Effect.
-  let current: KeyRing | undefined
-  const swap = (ring: KeyRing) =>
-    Effect.suspend(() => {
-      const previous = current
-      current = ring
-      // Decrypts are synchronous, so nothing can still be using the old ring's handles.
-      if (previous !== undefined && previous !== ring) releaseHandles(previous)
-      return SubscriptionRef.set(ref, ring)
-    })
-  return {
-    current: (): KeyRing | undefined => current,
-    swap,
-    changes: ref.changes.pipe(Stream.filter((ring): ring is KeyRing => ring !== undefined))
-  }
-})
+export interface MakeOptions {
+  /** The longest a `load` or `save` may take before it fails. Default 10 s. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** The pause before a failed change feed is subscribed again. Default 5 s. */
+  readonly resubscribeAfter?: Duration.DurationInput | undefined
+}
+
+const DEFAULT_TIMEOUT = Duration.seconds(10)
+const DEFAULT_RESUBSCRIBE = Duration.seconds(5)
 
 /**
- * An in-memory store, optionally seeded with a ring.
+ * Builds a store from an adapter's persistence. Every operation is bounded
+ * in time, and a defect inside the adapter becomes a `KeyStoreError` (a
+ * store can never take a client down); a change feed that fails is logged
+ * and subscribed again.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeMemory = (initial?: KeyRing): Effect.Effect<KeyStoreShape> =>
+export const make = (persistence: Persistence, options?: MakeOptions): KeyStoreShape => {
+  const timeout = options?.timeout ?? DEFAULT_TIMEOUT
+  const resubscribeAfter = options?.resubscribeAfter ?? DEFAULT_RESUBSCRIBE
+  const guard = <A>(
+    operation: "load" | "save",
+    slot: string,
+    run: () => Effect.Effect<A, KeyStoreError>
+  ): Effect.Effect<A, KeyStoreError> =>
+    Effect.suspend(run).pipe(
+      Effect.catchAllDefect(() => Effect.fail(new KeyStoreError({ operation, slot, detail: "the adapter failed unexpectedly" }))),
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () => new KeyStoreError({ operation, slot, detail: `no answer within ${Duration.format(timeout)}` })
+      })
+    )
+  const watch = persistence.watch
+  return KeyStore.of({
+    name: persistence.name,
+    load: (slot) => guard("load", slot, () => persistence.load(slot)),
+    save: (slot, stored) => guard("save", slot, () => persistence.save(slot, stored)),
+    watch: watch === undefined ? () => Stream.empty : (slot) =>
+      Stream.suspend(() => watch(slot)).pipe(
+        Stream.catchAllCause((cause) =>
+          Stream.drain(Stream.fromEffect(
+            Effect.logWarning("UID2 key store change feed failed; subscribing again").pipe(
+              Effect.annotateLogs({ store: persistence.name, slot }),
+              Effect.annotateLogs("cause", cause)
+            )
+          ))
+        ),
+        // A feed that ended or failed is subscribed again after a pause, never in a tight loop.
+        Stream.concat(Stream.drain(Stream.fromEffect(Effect.sleep(resubscribeAfter)))),
+        Stream.forever
+      )
+  })
+}
+
+/**
+ * An in-memory store: rings live as long as the store. Clients of one
+ * process that share it see each other's rings under the same slot through
+ * `watch`. `seed`, when given, is what every slot holds until a ring is saved
+ * under it (tests, or keys loaded by hand).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemory = (seed?: KeyRing): Effect.Effect<KeyStoreShape> =>
   Effect.gen(function*() {
-    const ring = yield* makeCurrentRing
-    if (initial !== undefined) yield* ring.swap(initial)
-    return KeyStore.of({
-      current: ring.current,
-      load: Effect.sync(() => Option.fromNullable(ring.current())),
-      set: ring.swap,
-      changes: ring.changes
+    const saved = yield* PubSub.unbounded<{ readonly slot: string; readonly stored: StoredRing }>()
+    const slots = new Map<string, StoredRing>()
+    const seeded: StoredRing | undefined = seed === undefined
+      ? undefined
+      : { ring: seed, fetchedAt: yield* Clock.currentTimeMillis }
+    return make({
+      name: "memory",
+      load: (slot) => Effect.sync(() => Option.fromNullable(slots.get(slot) ?? seeded)),
+      save: (slot, stored) =>
+        Effect.suspend(() => {
+          slots.set(slot, stored)
+          return Effect.asVoid(PubSub.publish(saved, { slot, stored }))
+        }),
+      watch: (slot) =>
+        Stream.fromPubSub(saved).pipe(
+          Stream.filter((entry) => entry.slot === slot),
+          Stream.map((entry) => entry.stored)
+        )
     })
   })
 
@@ -104,7 +198,7 @@ export const makeMemory = (initial?: KeyRing): Effect.Effect<KeyStoreShape> =>
 export const layerMemory: Layer.Layer<KeyStore> = Layer.effect(KeyStore, makeMemory())
 
 /**
- * An in-memory store holding `ring` from the start (tests, or keys loaded by hand).
+ * An in-memory store whose every slot holds `ring` until another is saved.
  *
  * @since 0.1.0
  * @category layers

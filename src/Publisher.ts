@@ -35,6 +35,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
 import * as Crypto from "./Crypto.js"
@@ -602,22 +603,13 @@ export const make: Effect.Effect<PublisherClientShape, never, HttpTransport.Http
 // Layers
 
 /**
- * The client over whatever `HttpTransport` and `Crypto` are provided.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerFromTransport: Layer.Layer<PublisherClient, never, HttpTransport.HttpTransport | Crypto.Crypto> =
-  Layer.effect(PublisherClient, make)
-
-/**
  * Options of the operator-backed layers: operator URL, API key, client secret,
- * timeout and retry policy.
+ * timeout, retry policy and response body limit.
  *
  * @since 0.1.0
  * @category models
  */
-export type Options = HttpTransport.Options
+export interface Options extends HttpTransport.Options {}
 
 /**
  * The client with its own transport, on the `Crypto` and `HttpClient` the app
@@ -629,7 +621,7 @@ export type Options = HttpTransport.Options
 export const layerWith = (
   options: Options
 ): Layer.Layer<PublisherClient, InvalidClientSecret, Crypto.Crypto | HttpClient.HttpClient> =>
-  layerFromTransport.pipe(Layer.provide(HttpTransport.layer(options)))
+  Layer.effect(PublisherClient, make).pipe(Layer.provide(HttpTransport.layer(options)))
 
 /**
  * Everything in one layer: node:crypto and Node's HTTP client
@@ -640,14 +632,19 @@ export const layerWith = (
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<PublisherClient, InvalidClientSecret> =>
-  layerFromTransport.pipe(Layer.provide(HttpTransport.layerNode(options)), Layer.provide(Crypto.layerNode))
+  Layer.effect(PublisherClient, make).pipe(
+    Layer.provide(HttpTransport.layerNode(options)),
+    Layer.provide(Crypto.layerNode)
+  )
 
 /**
- * {@link layer} configured from `UID2_BASE_URL`, `UID2_API_KEY` and
- * `UID2_SECRET_KEY` (secrets read as `Redacted`).
+ * {@link layer} configured from `config`; by default `UID2_BASE_URL`,
+ * `UID2_API_KEY` and `UID2_SECRET_KEY` (secrets read as `Redacted`).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<PublisherClient, InvalidClientSecret | ConfigError.ConfigError> =
-  layerFromTransport.pipe(Layer.provide(HttpTransport.layerNodeConfig), Layer.provide(Crypto.layerNode))
+export const layerConfig = (
+  config: Config.Config<Options> = HttpTransport.config
+): Layer.Layer<PublisherClient, InvalidClientSecret | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(config, layer))

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import { BidstreamClient, layerFromKeyStore } from "../src/Bidstream.js"
-import { decrypt } from "../src/Decryption.js"
+import { decrypt } from "./ringCrypto.js"
 import * as Base64 from "../src/internal/base64.js"
 import * as KeyRing from "../src/KeyRing.js"
 import * as KeyStore from "../src/KeyStore.js"
@@ -200,7 +201,7 @@ describe("bidstream decrypt (conformance §3.1, §3.2)", () => {
 
 describe("BidstreamClient service", () => {
   const layer = (ring: KeyRing.KeyRing) =>
-    layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(ring), CryptoLive)))
+    layerFromKeyStore().pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(ring), CryptoLive)))
 
   it.effect("decrypts at TestClock time and fails with catchTag-able errors", () =>
     Effect.gen(function*() {
@@ -225,19 +226,21 @@ describe("BidstreamClient service", () => {
       const client = yield* BidstreamClient
       const text = tokenAt()
       expect(client.decryptSync(text, null, NOW)._tag).toBe("NotInitialized")
-      yield* store.set(bidstreamRing(NOW))
+      yield* store.save("bidstream", { ring: bidstreamRing(NOW), fetchedAt: NOW })
+      yield* client.awaitReady()
       expect((yield* client.decrypt(text)).uid).toBe(EXAMPLE_UID)
       expect((yield* Effect.flip(client.decrypt("garbage!")))._tag).toBe("VersionNotSupported") // "garb" decodes
       expect((yield* Effect.flip(client.decrypt("!garbage")))._tag).toBe("InvalidPayload")
-    }).pipe(Effect.provide(layerFromKeyStore.pipe(Layer.provideMerge(Layer.mergeAll(KeyStore.layerMemory, CryptoLive))))))
+    }).pipe(Effect.provide(layerFromKeyStore().pipe(Layer.provideMerge(Layer.mergeAll(KeyStore.layerMemory, CryptoLive))))))
 
   it("decryptSync defaults to the wall clock", () => {
     const now = Date.now()
     const ring = bidstreamRing(now)
-    const client = Effect.runSync(
-      Effect.provide(BidstreamClient, layer(ring))
-    )
     const text = token({ masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now })
-    expect(Either.right(client.decryptSync(text))).toMatchObject(Either.right({ uid: EXAMPLE_UID }))
+    // The client lives as long as its layer's scope: use it inside.
+    const result = Effect.runSync(Effect.scoped(
+      Effect.map(Layer.build(layer(ring)), (context) => Context.get(context, BidstreamClient).decryptSync(text))
+    ))
+    expect(Either.right(result)).toMatchObject(Either.right({ uid: EXAMPLE_UID }))
   })
 })

@@ -10,10 +10,9 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
-import { BidstreamClient, layer as bidstreamLayer, layerWith as bidstreamWith } from "../src/Bidstream.js"
+import { BidstreamClient, layer as bidstreamLayer, layerConfig as bidstreamConfig, layerWith as bidstreamWith } from "../src/Bidstream.js"
 import * as Crypto from "../src/Crypto.js"
 import type { RefreshError } from "../src/KeyRefresher.js"
-import { KeyRefresher } from "../src/KeyRefresher.js"
 import * as KeyStore from "../src/KeyStore.js"
 import { layer as sharingLayer, SharingClient } from "../src/Sharing.js"
 import * as TestOperator from "../src/testing/TestOperator.js"
@@ -30,6 +29,8 @@ const credentials = (client: TestOperator.ClientCredentials) => ({
 // A bidstream client on a live operator, built inside the test's scope.
 const liveBidstream = (op: TestOperator.TestOperatorShape, overrides: Partial<Parameters<typeof bidstreamLayer>[0]> = {}) =>
   Layer.build(bidstreamLayer({ baseUrl: op.baseUrl, ...credentials(DSP), retry: fastRetry, timeout: "2 seconds", ...overrides }))
+
+const refreshNow = Effect.flatMap(BidstreamClient, (client) => client.refresh)
 
 // Refresh failures are logged as warnings by design; keep the test output readable.
 const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) => Logger.withMinimumLogLevel(effect, LogLevel.None)
@@ -61,7 +62,7 @@ describe("operator-backed clients over loopback HTTP", () => {
       const op = yield* TestOperator.make()
       const context = yield* liveBidstream(op)
       const issued = yield* op.issueToken({ email: "user@example.com" })
-      const refresh = Effect.flip(Effect.provide(BidstreamClient.refresh, context))
+      const refresh = Effect.flip(Effect.provide(refreshNow, context))
       const stillDecrypts = Effect.provide(BidstreamClient.decrypt(issued.advertisingToken, null), context).pipe(
         Effect.map((t) => t.uid)
       )
@@ -79,7 +80,7 @@ describe("operator-backed clients over loopback HTTP", () => {
         expect(yield* stillDecrypts, name).toBe(issued.rawUid)
         yield* op.clearFaults()
       }
-      const status = yield* Effect.provide(Effect.flatMap(KeyRefresher, (r) => r.status), context)
+      const status = yield* Effect.provide(Effect.flatMap(BidstreamClient, (c) => c.status), context)
       expect(status.lastFailure?.error._tag).toBe("OperatorRejected")
       expect(status.ready).toBe(true)
     })))
@@ -89,7 +90,7 @@ describe("operator-backed clients over loopback HTTP", () => {
       const op = yield* TestOperator.make()
       const context = yield* liveBidstream(op)
       const path = "/v2/key/bidstream"
-      const refresh = Effect.provide(BidstreamClient.refresh, context)
+      const refresh = Effect.provide(refreshNow, context)
       const count = () => op.requestCount(path)
       let before = yield* count()
       yield* op.failNext(2, 503)
@@ -112,26 +113,21 @@ describe("operator-backed clients over loopback HTTP", () => {
       const op = yield* TestOperator.make()
       const context = yield* liveBidstream(op, { timeout: "300 millis", retry: { times: 0 } })
       yield* op.setLatency("3 seconds")
-      const error = yield* Effect.flip(Effect.provide(BidstreamClient.refresh, context))
+      const error = yield* Effect.flip(Effect.provide(refreshNow, context))
       expect(error._tag).toBe("Timeout")
     })))
 
-  it.scopedLive("wrong API key → unauthorized; wrong secret → rejected envelope; no secret in any message", () =>
+  it.scopedLive("a key revoked after start-up: refreshes fail typed, no secret in any message, the ring stays", () =>
     quiet(Effect.gen(function*() {
       const op = yield* TestOperator.make()
-      const wrongKey = "UID2-C-L-1002-not-a-key"
-      const badKey = yield* liveBidstream(op, { apiKey: Redacted.make(wrongKey) })
-      const unauthorized = yield* Effect.flip(Effect.provide(BidstreamClient.refresh, badKey))
+      const context = yield* liveBidstream(op)
+      const issued = yield* op.issueToken({ email: "user@example.com" })
+      yield* op.failNext(1, 401)
+      const unauthorized = yield* Effect.flip(Effect.provide(refreshNow, context))
       expect(unauthorized).toMatchObject({ _tag: "OperatorRejected", httpStatus: 401 })
-      expectNoSecrets(unauthorized, wrongKey, DSP.secret)
-      expect(Effect.runSync(Effect.provide(BidstreamClient, badKey)).decryptSync("A4AAAA")._tag).toBe("NotInitialized")
-
-      const otherSecret = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-      const badSecret = yield* liveBidstream(op, { secretKey: Redacted.make(otherSecret) })
-      const rejected = yield* Effect.flip(Effect.provide(BidstreamClient.refresh, badSecret))
-      expect(rejected).toMatchObject({ _tag: "OperatorRejected", httpStatus: 400 })
-      expect(rejected.message).toContain("Check encryption key")
-      expectNoSecrets(rejected, otherSecret, DSP.apiKey)
+      expectNoSecrets(unauthorized, DSP.apiKey, DSP.secret)
+      const client = yield* Effect.provide(BidstreamClient, context)
+      expect(client.decryptSync(issued.advertisingToken)._tag).toBe("DecryptedToken")
 
       const notBase64 = yield* Effect.flip(liveBidstream(op, { secretKey: Redacted.make("bad secret key") }))
       expect(notBase64._tag).toBe("InvalidClientSecret")
@@ -144,7 +140,7 @@ describe("operator-backed clients over loopback HTTP", () => {
       const context = yield* liveBidstream(op)
       const tokens = yield* Effect.forEach(Array.from({ length: 50 }, (_, i) => `user${i}@example.com`), (email) => op.issueToken({ email }))
       const client = yield* Effect.provide(BidstreamClient, context)
-      const refresher = yield* Effect.provide(KeyRefresher, context)
+      const refresher = client
       const decryptAll = Effect.forEach(tokens, (t) =>
         Effect.flatMap(client.decrypt(t.advertisingToken), (d) => Effect.sync(() => expect(d.uid).toBe(t.rawUid)))
       )
@@ -180,7 +176,7 @@ describe("operator-backed clients in process, under TestClock", () => {
 })
 
 describe("layerConfig", () => {
-  it.scopedLive("BidstreamClient.layerConfig reads UID2_BASE_URL, UID2_API_KEY and UID2_SECRET_KEY", () =>
+  it.scopedLive("Bidstream.layerConfig() reads UID2_BASE_URL, UID2_API_KEY and UID2_SECRET_KEY", () =>
     quiet(Effect.gen(function*() {
       const op = yield* TestOperator.make()
       const config = ConfigProvider.fromMap(new Map([
@@ -188,12 +184,12 @@ describe("layerConfig", () => {
         ["UID2_API_KEY", DSP.apiKey],
         ["UID2_SECRET_KEY", DSP.secret]
       ]))
-      const context = yield* Layer.build(BidstreamClient.layerConfig).pipe(Effect.withConfigProvider(config))
+      const context = yield* Layer.build(bidstreamConfig()).pipe(Effect.withConfigProvider(config))
       const issued = yield* op.issueToken({ phone: "+12345678901" })
       const decrypted = yield* Effect.provide(BidstreamClient.decrypt(issued.advertisingToken, "example.com"), context)
       expect(decrypted).toMatchObject({ uid: issued.rawUid, identityType: "Phone" })
 
-      const missing = yield* Effect.flip(Layer.build(BidstreamClient.layerConfig).pipe(
+      const missing = yield* Effect.flip(Layer.build(bidstreamConfig()).pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["UID2_BASE_URL", op.baseUrl]])))
       ))
       expect(missing._tag).toBe("ConfigError")

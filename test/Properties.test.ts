@@ -5,7 +5,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import { type CryptoShape, layerDeterministic, makeNode, seededRandom } from "../src/Crypto.js"
-import { type ClientType, decrypt, type DecryptResult, encryptRawUid } from "../src/Decryption.js"
+import { type ClientType, decrypt, type DecryptResult, encryptRawUid } from "./ringCrypto.js"
 import type { DecryptError } from "../src/DecryptError.js"
 import { readInt32 } from "../src/internal/bytes.js"
 import type { KeyRing } from "../src/KeyRing.js"
@@ -187,7 +187,7 @@ describe("sharing encrypt → decrypt (decrypt-rules.md §6, tokens.md §7)", ()
         )
       }).pipe(
         Effect.provide(
-          layerFromKeyStore.pipe(
+          layerFromKeyStore().pipe(
             Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(r.ring), layerDeterministic(seed)))
           )
         )

@@ -283,7 +283,7 @@ describe("Publisher.generateToken", () => {
         postRaw: () => Effect.die("unexpected postRaw")
       })
       const response = yield* Publisher.PublisherClient.generateToken(email("user@example.com")).pipe(
-        Effect.provide(Publisher.layerFromTransport.pipe(Layer.provide([stub, Crypto.layerNode])))
+        Effect.provide(Layer.effect(Publisher.PublisherClient, Publisher.make).pipe(Layer.provide([stub, Crypto.layerNode])))
       )
       expect(Publisher.identityJsonString(response)).toBe(P8_JSON)
       expect(paths).toEqual([`/v2/token/generate {"email_hash":"tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="}`])
@@ -501,18 +501,18 @@ describe("Publisher layers", () => {
           ])
         ))
       const ok = yield* Effect.either(
-        Effect.provide(Publisher.PublisherClient, Publisher.layerConfig.pipe(Layer.provide(provider(SECRET))))
+        Effect.provide(Publisher.PublisherClient, Publisher.layerConfig().pipe(Layer.provide(provider(SECRET))))
       )
       expect(Either.isRight(ok)).toBe(true)
       const bad = yield* Effect.flip(
-        Effect.provide(Publisher.PublisherClient, Publisher.layerConfig.pipe(Layer.provide(provider("nope"))))
+        Effect.provide(Publisher.PublisherClient, Publisher.layerConfig().pipe(Layer.provide(provider("nope"))))
       )
       expect(bad._tag).toBe("InvalidClientSecret")
       expect(String(bad)).not.toContain(API_KEY)
       const missing = yield* Effect.flip(
         Effect.provide(
           Publisher.PublisherClient,
-          Publisher.layerConfig.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map()))))
+          Publisher.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map()))))
         )
       )
       expect(missing._tag).toBe("ConfigError")

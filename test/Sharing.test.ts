@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
-import { decrypt, encryptRawUid } from "../src/Decryption.js"
+import { decrypt, encryptRawUid } from "./ringCrypto.js"
 import * as KeyRing from "../src/KeyRing.js"
 import * as KeyStore from "../src/KeyStore.js"
 import { layerFromKeyStore, SharingClient } from "../src/Sharing.js"
@@ -136,7 +136,7 @@ describe("sharing encrypt (decrypt-rules.md §6, conformance §2, §3.3)", () =>
 })
 
 describe("SharingClient service", () => {
-  const layer = layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW, { tokenExpirySeconds: 3600 })), CryptoDeterministic(7))))
+  const layer = layerFromKeyStore().pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW, { tokenExpirySeconds: 3600 })), CryptoDeterministic(7))))
 
   it.effect("encrypt/decrypt at TestClock time, batches, and catchTag", () =>
     Effect.gen(function*() {
@@ -159,9 +159,9 @@ describe("SharingClient service", () => {
   it.effect("the deterministic crypto layer makes encrypt reproducible", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(NOW)
-      const run = Effect.provide(SharingClient.encrypt(EXAMPLE_UID), layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), CryptoDeterministic(99)))))
+      const run = Effect.provide(SharingClient.encrypt(EXAMPLE_UID), layerFromKeyStore().pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), CryptoDeterministic(99)))))
       expect(yield* run).toBe(yield* run)
-      const live = Effect.provide(SharingClient.encrypt(EXAMPLE_UID), layerFromKeyStore.pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), CryptoLive))))
+      const live = Effect.provide(SharingClient.encrypt(EXAMPLE_UID), layerFromKeyStore().pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), CryptoLive))))
       expect(yield* live).not.toBe(yield* live)
     }))
 })

@@ -9,7 +9,7 @@ import * as Redacted from "effect/Redacted"
 import { type CryptoShape, makeNode, seededRandom } from "../Crypto.js"
 import type { IdentityScope, IdentityType } from "../Identity.js"
 import * as Base64 from "../internal/base64.js"
-import { handleOf, Key, KeyRing } from "../KeyRing.js"
+import { Key, KeyRing } from "../KeyRing.js"
 import { encode, type OperatorIdentity, type TokenVersion } from "../Token.js"
 
 const DAY = 86_400_000
@@ -220,6 +220,8 @@ export const token = (spec: TokenSpec): string => {
   const version = spec.version ?? 4
   const ivLength = version === 2 ? 16 : 12
   const generated = spec.generated ?? spec.now
+  const masterHandle = crypto.importKey(Redacted.value(spec.masterKey.secret))
+  const siteHandle = crypto.importKey(Redacted.value(spec.siteKey.secret))
   const text = encode(crypto, {
     version,
     uid: spec.uid ?? "ywsvDNINiZOVSsfkHpLpSJzXzhr6Jx9Z/4Q0+lsEUvM=",
@@ -237,10 +239,12 @@ export const token = (spec: TokenSpec): string => {
     ...(spec.clientKeyId === undefined ? {} : { clientKeyId: spec.clientKeyId }),
     ...(spec.operator === undefined ? {} : { operator: spec.operator }),
     ...(spec.prefixByte === undefined ? {} : { prefixByte: spec.prefixByte })
-  }, handleOf(spec.masterKey, crypto), handleOf(spec.siteKey, crypto), spec.nonces ?? {
+  }, masterHandle, siteHandle, spec.nonces ?? {
     master: crypto.randomBytes(ivLength),
     site: crypto.randomBytes(ivLength)
   })
+  crypto.releaseKey(masterHandle)
+  crypto.releaseKey(siteHandle)
   if (text === undefined) throw new Error("token spec cannot be encoded: raw UID is not Base64 or a nonce is malformed")
   return text
 }
