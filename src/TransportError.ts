@@ -99,7 +99,7 @@ export class Timeout extends Data.TaggedError("Timeout")<{
 
 /**
  * Every way a call to the operator can fail once the transport is built
- * ({@link InvalidClientSecret} can only happen while building it).
+ * (`InvalidClientSecret`, from the `Envelope` module, can only happen while building it).
  *
  * @since 0.1.0
  * @category transport

@@ -5,10 +5,9 @@ import type * as Scope from "effect/Scope"
 import type { CryptoShape } from "../Crypto.js"
 import { NotInitialized } from "../DecryptError.js"
 import { prepare, type PreparedRing } from "../Decryption.js"
+import type { KeySource } from "../KeyRefresher.js"
 import type { StoredRing } from "../KeyStore.js"
 
-/** Where the ring in use came from: fetched by this client, loaded from the store at start-up, or saved by a peer. */
-export type KeySource = "operator" | "store" | "peer"
 
 /**
  * One client's key state: the ring it decrypts with, prepared for its Crypto, plus what its status
