@@ -1,0 +1,432 @@
+/**
+ * `effect-uid2/promise`: the SDK for plain Node backends, without Effect in
+ * sight. Each `create…Client` starts a client (and fails with a clear error
+ * on bad credentials, following the same start-up rules as the Effect
+ * layers); decrypts and encrypts are synchronous and never throw for token
+ * problems; async methods take an `AbortSignal`; `close()` (or
+ * `await using`) releases everything.
+ *
+ * ```ts
+ * import { createBidstreamClient } from "effect-uid2/promise"
+ *
+ * const client = await createBidstreamClient({ baseUrl, apiKey, secretKey })
+ * const result = client.decrypt(token, "example.com") // { ok: true, uid, … } | { ok: false, reason, message }
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Bidstream from "./Bidstream.js"
+import type { Crypto } from "./Crypto.js"
+import type { DecryptError, EncryptError } from "./DecryptError.js"
+import type * as Dii from "./Dii.js"
+import type { DecryptResult as CoreDecryptResult } from "./Decryption.js"
+import * as HttpTransport from "./HttpTransport.js"
+import * as IdentityTokens from "./IdentityTokens.js"
+import { layerBestCrypto } from "./internal/bestCrypto.js"
+import type * as KeyRefresher from "./KeyRefresher.js"
+import * as KeyStore from "./KeyStore.js"
+import * as Publisher from "./Publisher.js"
+import * as Sharing from "./Sharing.js"
+import type { TokenDetails } from "./Token.js"
+import * as TokenGenerateInput from "./TokenGenerateInput.js"
+
+/**
+ * What every async method throws: an `Error` whose `code` is the tag of
+ * the SDK's typed error (`"KeysUnavailable"`, `"OperatorRejected"`,
+ * `"InvalidEmail"`, …) and whose `cause` is that error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Uid2Error extends Error {
+  override readonly name = "Uid2Error"
+  constructor(
+    message: string,
+    /** The tag of the SDK error, or `"Aborted"` / `"Defect"`. */
+    readonly code: string,
+    options?: { readonly cause?: unknown }
+  ) {
+    super(message, options)
+  }
+}
+
+/**
+ * The operator and credentials, as plain values.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectionOptions {
+  /** e.g. `https://prod.uidapi.com`. */
+  readonly baseUrl: string
+  readonly apiKey: string
+  /** The client secret (standard Base64 of 32 bytes). */
+  readonly secretKey: string
+  /** Per-attempt timeout, e.g. `5000` (ms) or `"5 seconds"`. Default 10 s. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Retries of transient failures. */
+  readonly retry?: HttpTransport.RetryOptions | undefined
+  /** The least severe SDK log lines written to the console. Default `"Warning"`; `"None"` for silence. */
+  readonly logLevel?: LogLevel.Literal | undefined
+}
+
+/**
+ * Options of the key-based clients (bidstream and sharing).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KeyedClientOptions extends ConnectionOptions {
+  /** Background refresh schedule (default hourly). */
+  readonly refresh?: KeyRefresher.RefreshOptions | undefined
+  /** How long `create…` waits for first keys (default 30 s) and whether it fails then. */
+  readonly startup?: KeyRefresher.StartupOptions | undefined
+  /** Where rings are kept between refreshes, e.g. a file or Redis key store layer. Default: this client's memory. */
+  readonly keyStore?: Layer.Layer<KeyStore.KeyStore, unknown> | undefined
+  /** The key store slot of this client's ring (when several clients share one store). */
+  readonly keyStoreSlot?: string | undefined
+}
+
+/**
+ * A decrypt's outcome: the raw UID and every token field, or why not.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DecryptResult =
+  | ({ readonly ok: true; readonly uid: string } & TokenDetails)
+  | { readonly ok: false; readonly reason: DecryptError["_tag"]; readonly message: string }
+
+/**
+ * An encrypt's outcome: the sharing token, or why not.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EncryptResult =
+  | { readonly ok: true; readonly token: string }
+  | { readonly ok: false; readonly reason: EncryptError["_tag"]; readonly message: string }
+
+/**
+ * Options of one async call.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallOptions {
+  /** Aborting it interrupts the call, which then rejects with code `"Aborted"`. */
+  readonly signal?: AbortSignal | undefined
+}
+
+/**
+ * What every client has.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Closable {
+  /** Stops background work and releases keys and connections. Idempotent. */
+  readonly close: () => Promise<void>
+  readonly [Symbol.asyncDispose]: () => Promise<void>
+}
+
+/**
+ * A DSP client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BidstreamClient extends Closable {
+  /** Decrypts a bidstream token for the bid request's domain or app name; synchronous, never throws. */
+  readonly decrypt: (token: string, domainOrAppName?: string | null) => DecryptResult
+  /** Fetches fresh keys now. */
+  readonly refresh: (options?: CallOptions) => Promise<void>
+  /** Key health: readiness, source, last success and failure, ring age. */
+  readonly status: () => Promise<KeyRefresher.Status>
+}
+
+/**
+ * A sharer client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SharingClient extends Closable {
+  /** Encrypts a raw UID into a sharing token; synchronous, never throws. */
+  readonly encrypt: (rawUid: string) => EncryptResult
+  /** Decrypts a sharing token; synchronous, never throws. */
+  readonly decrypt: (token: string) => DecryptResult
+  readonly refresh: (options?: CallOptions) => Promise<void>
+  readonly status: () => Promise<KeyRefresher.Status>
+}
+
+/**
+ * Who a token is generated for: an email or phone (normalized and hashed
+ * locally), or their hashes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Identity =
+  | { readonly email: string }
+  | { readonly phone: string }
+  | { readonly emailHash: string }
+  | { readonly phoneHash: string }
+
+/**
+ * The outcome of a generate or refresh: a new identity (store `identityJson`
+ * in the user's session), or an opt-out (store nothing, drop the session).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenResult =
+  | {
+    readonly status: "success"
+    readonly advertisingToken: string
+    readonly identityJson: string
+    readonly identity: IdentityTokens.IdentityTokens
+  }
+  | { readonly status: "optout" }
+
+/**
+ * What to do with a stored session identity on this request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SessionResult =
+  | { readonly action: "keep"; readonly identityJson: string; readonly advertisingToken: string }
+  | { readonly action: "refreshed"; readonly identityJson: string; readonly advertisingToken: string }
+  | { readonly action: "drop"; readonly reason: Publisher.DropReason }
+
+/**
+ * A publisher client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PublisherClient extends Closable {
+  readonly generateToken: (identity: Identity, options?: CallOptions) => Promise<TokenResult>
+  /** Refreshes a stored identity (its JSON, as `identityJson` gave it). */
+  readonly refreshToken: (identityJson: string, options?: CallOptions) => Promise<TokenResult>
+  /** Keeps, refreshes or drops a stored identity: the per-request session step. */
+  readonly refreshIfNeeded: (identityJson: string, options?: CallOptions) => Promise<SessionResult>
+}
+
+// ---------------------------------------------------------------------------
+// internals
+
+const toError = (cause: Cause.Cause<unknown>): Uid2Error => {
+  if (Cause.isInterruptedOnly(cause)) return new Uid2Error("the call was aborted", "Aborted", { cause })
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some" && failure.value instanceof Uid2Error) return failure.value
+  if (failure._tag === "Some") {
+    const error = failure.value as { readonly _tag?: unknown; readonly message?: unknown }
+    const code = typeof error._tag === "string" ? error._tag : "Error"
+    const message = typeof error.message === "string" && error.message.length > 0 ? error.message : code
+    return new Uid2Error(message, code, { cause: failure.value })
+  }
+  return new Uid2Error("unexpected failure inside the SDK", "Defect", { cause: Cause.squash(cause) })
+}
+
+interface Started<S> {
+  readonly service: S
+  readonly run: <A, E>(effect: Effect.Effect<A, E>, options?: CallOptions) => Promise<A>
+  readonly closable: Closable
+}
+
+/** Builds `layer` once, reads the client service, and keeps the runtime for async calls until closed. */
+const start = async <I, S, E>(
+  tag: Context.Tag<I, S>,
+  layer: Layer.Layer<I, E>,
+  options: ConnectionOptions
+): Promise<Started<S>> => {
+  const logLevel = LogLevel.fromLiteral(options.logLevel ?? "Warning")
+  const runtime = ManagedRuntime.make(Layer.provide(layer, Logger.minimumLogLevel(logLevel)))
+  const run = async <A, E2>(effect: Effect.Effect<A, E2, I>, options?: CallOptions): Promise<A> => {
+    const exit = await runtime.runPromiseExit(effect, options?.signal === undefined ? undefined : { signal: options.signal })
+    if (Exit.isSuccess(exit)) return exit.value
+    throw toError(exit.cause)
+  }
+  let closing: Promise<void> | undefined
+  const close = () => (closing ??= runtime.dispose())
+  try {
+    const service = await run(tag)
+    return { service, run, closable: { close, [Symbol.asyncDispose]: close } }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}
+
+const transportOptions = (options: ConnectionOptions): HttpTransport.Options => ({
+  baseUrl: String(options.baseUrl),
+  apiKey: Redacted.make(String(options.apiKey)),
+  secretKey: Redacted.make(String(options.secretKey)),
+  timeout: options.timeout,
+  retry: options.retry
+})
+
+const clientOptions = (options: KeyedClientOptions) => ({
+  refresh: options.refresh,
+  startup: options.startup,
+  keyStoreSlot: options.keyStoreSlot
+})
+
+/** A keyed client's layer on the caller's key store (else its own memory), the best Crypto and Node's HTTP client. */
+const keyedLayer = <I, S, E>(
+  tag: Context.Tag<I, S>,
+  make: Effect.Effect<S, E, HttpTransport.HttpTransport | KeyStore.KeyStore | Crypto | Scope.Scope>,
+  options: KeyedClientOptions
+): Layer.Layer<I, unknown> =>
+  Layer.scoped(tag, make).pipe(
+    Layer.provide(HttpTransport.layerNode(transportOptions(options))),
+    Layer.provide(Layer.merge(options.keyStore ?? Layer.effect(KeyStore.KeyStore, KeyStore.makeMemory()), layerBestCrypto))
+  )
+
+const decryptResult = (result: CoreDecryptResult): DecryptResult => {
+  if (result._tag === "DecryptedToken") {
+    const { _tag: _, ...token } = result
+    return { ok: true, ...token }
+  }
+  return { ok: false, reason: result._tag, message: result.message }
+}
+
+const encryptResult = (result: string | EncryptError): EncryptResult =>
+  typeof result === "string" ? { ok: true, token: result } : { ok: false, reason: result._tag, message: result.message }
+
+// ---------------------------------------------------------------------------
+// clients
+
+/**
+ * Starts a DSP client: fetches keys from `/v2/key/bidstream` (rejecting
+ * with a `Uid2Error` of code `"KeysUnavailable"` on bad credentials, a wrong
+ * base URL, or no keys within the start-up timeout) and refreshes them in
+ * the background until `close()`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const createBidstreamClient = async (options: KeyedClientOptions): Promise<BidstreamClient> => {
+  const { closable, run, service } = await start(
+    Bidstream.BidstreamClient,
+    keyedLayer(Bidstream.BidstreamClient, Bidstream.make(clientOptions(options)), options),
+    options
+  )
+  return {
+    decrypt: (token, domainOrAppName) => decryptResult(service.decryptSync(token, domainOrAppName)),
+    refresh: (callOptions) => run(service.refresh, callOptions),
+    status: () => run(service.status),
+    ...closable
+  }
+}
+
+/**
+ * Starts a sharer client on `/v2/key/sharing`, like {@link createBidstreamClient}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const createSharingClient = async (options: KeyedClientOptions): Promise<SharingClient> => {
+  const { closable, run, service } = await start(
+    Sharing.SharingClient,
+    keyedLayer(Sharing.SharingClient, Sharing.make(clientOptions(options)), options),
+    options
+  )
+  return {
+    encrypt: (rawUid) => encryptResult(service.encryptSync(rawUid)),
+    decrypt: (token) => decryptResult(service.decryptSync(token)),
+    refresh: (callOptions) => run(service.refresh, callOptions),
+    status: () => run(service.status),
+    ...closable
+  }
+}
+
+const generateInput = (identity: Identity): Effect.Effect<TokenGenerateInput.TokenGenerateInput, Dii.InvalidDii | Uid2Error> =>
+  Effect.suspend(() => {
+    const value = (typeof identity === "object" && identity !== null ? identity : {}) as Partial<
+      Record<"email" | "phone" | "emailHash" | "phoneHash", string>
+    >
+    const input: Either.Either<TokenGenerateInput.TokenGenerateInput, Dii.InvalidDii | Uid2Error> =
+      value.email !== undefined
+        ? TokenGenerateInput.fromEmail(value.email)
+        : value.phone !== undefined
+        ? TokenGenerateInput.fromPhone(value.phone)
+        : value.emailHash !== undefined
+        ? TokenGenerateInput.fromHashedEmail(value.emailHash)
+        : value.phoneHash !== undefined
+        ? TokenGenerateInput.fromHashedPhone(value.phoneHash)
+        : Either.left(new Uid2Error("give one of email, phone, emailHash or phoneHash", "InvalidIdentity"))
+    return Either.match(input, { onLeft: Effect.fail, onRight: Effect.succeed })
+  })
+
+const tokenResult = (response: Publisher.TokenResponse): TokenResult =>
+  response._tag === "Success"
+    ? {
+      status: "success",
+      advertisingToken: response.identity.advertisingToken,
+      identityJson: IdentityTokens.toJsonString(response.identity),
+      identity: response.identity
+    }
+    : { status: "optout" }
+
+const storedIdentity = (identityJson: string) =>
+  Effect.suspend(() => Either.match(IdentityTokens.fromJsonString(identityJson), { onLeft: Effect.fail, onRight: Effect.succeed }))
+
+/**
+ * Starts a publisher client. It fetches nothing at start-up; it rejects only
+ * on a client secret that is not standard Base64 of 32 bytes
+ * (`"InvalidClientSecret"`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const createPublisherClient = async (options: ConnectionOptions): Promise<PublisherClient> => {
+  const { closable, run, service } = await start(
+    Publisher.PublisherClient,
+    Publisher.layer(transportOptions(options)),
+    options
+  )
+  return {
+    generateToken: (identity, callOptions) =>
+      run(Effect.map(Effect.flatMap(generateInput(identity), service.generateToken), tokenResult), callOptions),
+    refreshToken: (identityJson, callOptions) =>
+      run(Effect.map(Effect.flatMap(storedIdentity(identityJson), service.refreshToken), tokenResult), callOptions),
+    refreshIfNeeded: (identityJson, callOptions) =>
+      run(
+        Effect.map(Effect.flatMap(storedIdentity(identityJson), service.refreshIfNeeded), (result): SessionResult => {
+          switch (result._tag) {
+            case "Keep":
+              return {
+                action: "keep",
+                identityJson: IdentityTokens.toJsonString(result.identity),
+                advertisingToken: result.identity.advertisingToken
+              }
+            case "Refreshed":
+              return {
+                action: "refreshed",
+                identityJson: IdentityTokens.toJsonString(result.identity),
+                advertisingToken: result.identity.advertisingToken
+              }
+            case "Drop":
+              return { action: "drop", reason: result.reason }
+          }
+        }),
+        callOptions
+      ),
+    ...closable
+  }
+}

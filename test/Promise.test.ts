@@ -1,0 +1,103 @@
+// effect-uid2/promise against TestOperator over loopback, written as a plain Node user would:
+// async/await, no Effect in the calls under test.
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import { createBidstreamClient, createPublisherClient, createSharingClient, Uid2Error } from "../src/promise.js"
+import * as TestOperator from "../src/testing/TestOperator.js"
+
+let op: TestOperator.TestOperatorShape
+let scope: Scope.CloseableScope
+const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
+
+beforeAll(async () => {
+  scope = await run(Scope.make())
+  op = await run(Scope.extend(TestOperator.make(), scope))
+})
+afterAll(() => run(Scope.close(scope, Exit.void)))
+
+const credentials = (client: TestOperator.ClientCredentials) => ({
+  baseUrl: op.baseUrl,
+  apiKey: client.apiKey,
+  secretKey: client.secret,
+  logLevel: "None" as const
+})
+
+
+describe("effect-uid2/promise", () => {
+  it("the three lines of the Python seed: create, decrypt (create fetched the keys)", async () => {
+    const issued = await run(op.issueToken({ email: "seed@example.com" }))
+    await using client = await createBidstreamClient(credentials(TestOperator.DSP_CLIENT))
+    const result = client.decrypt(issued.advertisingToken, "example.com")
+    expect(result).toMatchObject({ ok: true, uid: issued.rawUid, siteId: issued.siteId, version: 4 })
+  })
+
+  it("bidstream: decrypt never throws for bad tokens; refresh and status", async () => {
+    const client = await createBidstreamClient(credentials(TestOperator.DSP_CLIENT))
+    try {
+      expect(client.decrypt("!garbage")).toMatchObject({ ok: false, reason: "InvalidPayload" })
+      const before = await run(op.requestCount("/v2/key/bidstream"))
+      await client.refresh()
+      expect(await run(op.requestCount("/v2/key/bidstream"))).toBe(before + 1)
+      expect(await client.status()).toMatchObject({ ready: true, source: "operator" })
+    } finally {
+      await client.close()
+      await client.close() // idempotent
+    }
+  })
+
+  it("bad credentials reject create with a Uid2Error whose code is the error tag, no secret in it", async () => {
+    const error = await createBidstreamClient({ ...credentials(TestOperator.DSP_CLIENT), apiKey: "UID2-C-L-9-wrong" })
+      .then(() => undefined, (e: unknown) => e)
+    expect(error).toBeInstanceOf(Uid2Error)
+    expect(error).toBeInstanceOf(Error)
+    expect((error as Uid2Error).code).toBe("KeysUnavailable")
+    expect((error as Uid2Error).message).toContain("check the API key")
+    expect(String(error)).not.toContain(TestOperator.DSP_CLIENT.secret)
+    const badSecret = await createSharingClient({ ...credentials(TestOperator.SHARER_CLIENT), secretKey: "nope" })
+      .then(() => undefined, (e: unknown) => e)
+    expect((badSecret as Uid2Error).code).toBe("InvalidClientSecret")
+  })
+
+  it("sharing: encrypt and decrypt synchronously", async () => {
+    await using sharer = await createSharingClient(credentials(TestOperator.SHARER_CLIENT))
+    const issued = await run(op.issueToken({ email: "share@example.com" }))
+    const encrypted = sharer.encrypt(issued.rawUid)
+    if (!encrypted.ok) throw new Error(encrypted.message)
+    expect(sharer.decrypt(encrypted.token)).toMatchObject({ ok: true, uid: issued.rawUid })
+    expect(sharer.encrypt("")).toMatchObject({ ok: false, reason: "EncryptionFailure" })
+  })
+
+  it("publisher: generate, refresh, session step, opt-out, typed input errors, abort", async () => {
+    await using publisher = await createPublisherClient(credentials(TestOperator.PUBLISHER_CLIENT))
+    const generated = await publisher.generateToken({ email: "Reader@Example.com" })
+    if (generated.status !== "success") throw new Error("expected an identity")
+    expect(typeof generated.advertisingToken).toBe("string")
+    const refreshed = await publisher.refreshToken(generated.identityJson)
+    expect(refreshed.status).toBe("success")
+    const step = await publisher.refreshIfNeeded(generated.identityJson)
+    expect(["keep", "refreshed"]).toContain(step.action)
+
+    await run(op.optOut({ email: "gone@example.com" }))
+    expect(await publisher.generateToken({ email: "gone@example.com" })).toEqual({ status: "optout" })
+
+    const invalid = await publisher.generateToken({ email: "no-at-sign" }).then(() => undefined, (e: unknown) => e)
+    expect((invalid as Uid2Error).code).toBe("InvalidEmail")
+    const none = await publisher.generateToken({} as never).then(() => undefined, (e: unknown) => e)
+    expect((none as Uid2Error).code).toBe("InvalidIdentity")
+    const corrupt = await publisher.refreshToken("{not json").then(() => undefined, (e: unknown) => e)
+    expect((corrupt as Uid2Error).code).toBe("InvalidIdentityJson")
+
+    await run(op.setLatency("5 seconds"))
+    try {
+      const controller = new AbortController()
+      const pending = publisher.generateToken({ email: "slow@example.com" }, { signal: controller.signal })
+      setTimeout(() => controller.abort(), 50)
+      const aborted = await pending.then(() => undefined, (e: unknown) => e)
+      expect((aborted as Uid2Error).code).toBe("Aborted")
+    } finally {
+      await run(op.setLatency(0))
+    }
+  })
+})
