@@ -93,20 +93,20 @@ export interface KeyRingSettings {
 }
 
 /**
- * The settings of a {@link KeyRing} are readable on the ring itself.
- *
- * @since 0.1.0
- * @category models
- */
-export interface KeyRing extends KeyRingSettings {}
-
-/**
  * An immutable key snapshot with O(1) lookups.
  *
  * @since 0.1.0
  * @category models
  */
-export class KeyRing {
+export class KeyRing implements KeyRingSettings {
+  readonly callerSiteId: number | undefined
+  readonly masterKeysetId: number | undefined
+  readonly defaultKeysetId: number | undefined
+  readonly tokenExpirySeconds: number
+  readonly identityScope: IdentityScope
+  readonly maxBidstreamLifetimeSeconds: number | undefined
+  readonly maxSharingLifetimeSeconds: number | undefined
+  readonly allowClockSkewSeconds: number
   /** The largest `expires` of any key (ms); the ring can decrypt until then. */
   readonly latestKeyExpiry: number
   /** Whether the ring came from the legacy array format. */
@@ -123,7 +123,15 @@ export class KeyRing {
     readonly sites: ReadonlyMap<number, ReadonlySet<string>>,
     legacy = false
   ) {
-    Object.assign(this, settings)
+    // Field by field, so the compiler catches a setting that is not copied.
+    this.callerSiteId = settings.callerSiteId
+    this.masterKeysetId = settings.masterKeysetId
+    this.defaultKeysetId = settings.defaultKeysetId
+    this.tokenExpirySeconds = settings.tokenExpirySeconds
+    this.identityScope = settings.identityScope
+    this.maxBidstreamLifetimeSeconds = settings.maxBidstreamLifetimeSeconds
+    this.maxSharingLifetimeSeconds = settings.maxSharingLifetimeSeconds
+    this.allowClockSkewSeconds = settings.allowClockSkewSeconds
     this.legacy = legacy
     this.byId = new Map()
     let latest = -Infinity
