@@ -25,13 +25,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { Crypto } from "./Crypto.js"
 import * as Envelope from "./Envelope.js"
 import type { InvalidClientSecret } from "./Envelope.js"
+import { retrySchedule } from "./internal/retry.js"
 import {
   type EnvelopeError,
   OperatorRejected,
@@ -144,12 +143,9 @@ const DEFAULT_TIMEOUT = Duration.seconds(10)
 const DEFAULT_TIMES = 3
 const DEFAULT_BASE = Duration.millis(200)
 const DEFAULT_MAX_RETRY_AFTER = Duration.seconds(60)
-const MAX_BACKOFF_MS = 30_000
+const MAX_BACKOFF = Duration.seconds(30)
 const MAX_MESSAGE = 1_000
 const OCTET_STREAM = "application/octet-stream"
-
-/** Errors that must not be retried even though their class usually is. */
-const permanent = new WeakSet<object>()
 
 const describe = (cause: unknown): string | undefined => {
   const parts: Array<string> = []
@@ -190,7 +186,8 @@ const parseRejection = (body: string): { readonly status?: string; readonly mess
   }
 }
 
-const isTransientStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500
+/** The statuses on which HTTP defines `Retry-After` as advice for the next attempt. */
+const honoursRetryAfter = (status: number): boolean => status === 429 || status === 503
 
 interface Received {
   readonly response: HttpClientResponse.HttpClientResponse
@@ -223,9 +220,12 @@ export const make = (
     const baseUrl = options.baseUrl.replace(/\/+$/, "")
     const timeout = Duration.decode(options.timeout ?? DEFAULT_TIMEOUT)
     const timeoutMillis = Duration.toMillis(timeout)
-    const times = Math.max(0, Math.floor(options.retry?.times ?? DEFAULT_TIMES))
-    const baseMs = Duration.toMillis(options.retry?.base ?? DEFAULT_BASE)
-    const maxRetryAfterMs = Duration.toMillis(options.retry?.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER)
+    const schedule = retrySchedule<TransportError>({
+      times: Math.max(0, Math.floor(options.retry?.times ?? DEFAULT_TIMES)),
+      base: options.retry?.base ?? DEFAULT_BASE,
+      cap: MAX_BACKOFF,
+      maxRetryAfter: options.retry?.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER
+    })
 
     // Never let a credential into a message, whatever a lower layer says.
     const credentials = [Redacted.value(options.apiKey), Redacted.value(options.secretKey)]
@@ -250,9 +250,9 @@ export const make = (
     const unreachable = (path: string, error: HttpClientError.HttpClientError): OperatorUnreachable => {
       const what = error._tag === "RequestError" ? error.reason : `response ${error.reason}`
       const detail = describe(error.cause) ?? error.description ?? "request failed"
-      const out = new OperatorUnreachable({ path, detail: scrub(`${what}: ${detail}`) })
-      if (error._tag === "RequestError" && error.reason !== "Transport") permanent.add(out)
-      return out
+      // a request that could not be built (bad URL, body encoding) fails the same way every time
+      const transient = error._tag !== "RequestError" || error.reason === "Transport"
+      return new OperatorUnreachable({ path, detail: scrub(`${what}: ${detail}`), transient })
     }
 
     const rejected = (
@@ -262,16 +262,16 @@ export const make = (
     ): Effect.Effect<never, OperatorRejected> =>
       Effect.flatMap(Clock.currentTimeMillis, (nowMs) => {
         const { message, status } = parseRejection(body)
+        const retryAfter = honoursRetryAfter(response.status)
+          ? retryAfterMillis(response.headers["retry-after"], nowMs)
+          : undefined
         return Effect.fail(
           new OperatorRejected({
             path,
             httpStatus: response.status,
             ...(status === undefined ? {} : { status: scrub(status) }),
             ...(message === undefined ? {} : { operatorMessage: scrub(message) }),
-            ...Option.match(Option.fromNullable(retryAfterMillis(response.headers["retry-after"], nowMs)), {
-              onNone: () => ({}),
-              onSome: (ms) => ({ retryAfterMillis: ms })
-            })
+            ...(retryAfter === undefined ? {} : { retryAfterMillis: retryAfter })
           })
         )
       })
@@ -296,38 +296,8 @@ export const make = (
         Effect.timeoutFail({ duration: timeout, onTimeout: () => new Timeout({ path, timeoutMillis }) })
       )
 
-    /** How long to wait before retry number `n` (0-based), or none to give up. */
-    const retryDelay = (error: TransportError, n: number): Effect.Effect<Option.Option<number>> => {
-      if (n >= times || permanent.has(error)) return Effect.succeedNone
-      switch (error._tag) {
-        case "EnvelopeError":
-          return Effect.succeedNone
-        case "OperatorRejected": {
-          if (!isTransientStatus(error.httpStatus)) return Effect.succeedNone
-          if ((error.httpStatus === 429 || error.httpStatus === 503) && error.retryAfterMillis !== undefined) {
-            const wait = error.retryAfterMillis
-            return Effect.succeed(wait <= maxRetryAfterMs ? Option.some(wait) : Option.none())
-          }
-          break
-        }
-        case "OperatorUnreachable":
-        case "Timeout":
-          break
-      }
-      const backoff = Math.min(MAX_BACKOFF_MS, baseMs * 2 ** n)
-      return Effect.map(Random.next, (r) => Option.some(Math.round(backoff * (0.75 + 0.5 * r))))
-    }
-
-    const withRetry = <A>(run: Effect.Effect<A, TransportError>): Effect.Effect<A, TransportError> => {
-      const loop = (n: number): Effect.Effect<A, TransportError> =>
-        Effect.catchAll(run, (error) =>
-          Effect.flatMap(retryDelay(error, n), (delay) =>
-            Option.match(delay, {
-              onNone: () => Effect.fail(error),
-              onSome: (ms) => Effect.zipRight(Effect.sleep(Duration.millis(ms)), loop(n + 1))
-            })))
-      return loop(0)
-    }
+    const withRetry = <A>(run: Effect.Effect<A, TransportError>): Effect.Effect<A, TransportError> =>
+      Effect.retry(run, schedule)
 
     const post = (path: string, payload: Uint8Array | undefined, postOptions?: PostOptions) => {
       const binary = postOptions?.binary === true
