@@ -581,6 +581,42 @@ describe("HttpTransport under TestClock (mock HttpClient)", () => {
       expect(yield* Ref.get(count)).toBe(0)
     }).pipe(Effect.scoped))
 
+  it.effect("a web Response body (fetch-style stream) is bounded too; oversized bodies are not retried", () =>
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      const pulled = yield* Ref.make(0)
+      const endless = () =>
+        new ReadableStream<Uint8Array>({
+          pull: (controller) => {
+            Effect.runSync(Ref.update(pulled, (n) => n + 1))
+            controller.enqueue(new Uint8Array(4096).fill(65))
+          }
+        })
+      const client = Layer.succeed(
+        HttpClient.HttpClient,
+        HttpClient.make((request) =>
+          Effect.as(
+            Ref.update(count, (n) => n + 1),
+            HttpClientResponse.fromWeb(request, new Response(endless(), { status: 200 }))
+          )
+        )
+      )
+      const t = yield* Effect.provide(
+        HttpTransport.HttpTransport,
+        HttpTransport.layer({
+          baseUrl: "https://operator.invalid",
+          apiKey: Redacted.make(API_KEY),
+          secretKey: Redacted.make(SECRET),
+          maxResponseBytes: 10_000
+        }).pipe(Layer.provide([Crypto.layerDeterministic(5), client]))
+      )
+      const error = yield* Effect.flip(t.postRaw("/v2/token/refresh", "x"))
+      expect(error).toMatchObject({ _tag: "ResponseTooLarge", path: "/v2/token/refresh", limitBytes: 10_000 })
+      expect(yield* Ref.get(count)).toBe(1)
+      // reading stopped right after the limit: 10,000 bytes are three 4 KiB chunks, the stream was not drained
+      expect(yield* Ref.get(pulled)).toBeLessThan(10)
+    }).pipe(Effect.scoped))
+
   it.effect("400, 401 and 403 fail at once", () =>
     Effect.gen(function*() {
       for (const status of [400, 401, 403, 404]) {
