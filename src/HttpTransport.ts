@@ -4,12 +4,14 @@
  * (`NodeHttpClient.layerUndici`, `FetchHttpClient.layer`, a mock…).
  *
  * Each attempt builds a fresh envelope (timestamp from Effect's `Clock`, nonce
- * and IV from `Crypto`), runs under its own timeout, and is retried with
- * exponential backoff and jitter only when the failure is transient: network
- * errors, timeouts, HTTP 408, 429 and 5xx (honouring `Retry-After` on 429 and
- * 503). 400, 401, 403 and the other statuses fail at once. Errors keep the
- * operator's HTTP status and message and never carry the API key or the
- * client secret.
+ * and IV from `Crypto`), runs under its own timeout (which covers reading the
+ * body), and is retried with exponential backoff and jitter only when the
+ * failure is transient: network errors, timeouts, HTTP 408, 429 and 5xx
+ * (honouring `Retry-After` on 429 and 503). 400, 401, 403 and the other
+ * statuses fail at once, as do undecodable envelopes and oversized bodies.
+ * Response bodies are read as a stream and never beyond
+ * {@link Options.maxResponseBytes}. Errors keep the operator's HTTP status and
+ * message and never carry the API key or the client secret.
  *
  * @since 0.1.0
  */
@@ -25,17 +27,19 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { Crypto } from "./Crypto.js"
 import * as Envelope from "./Envelope.js"
 import type { InvalidClientSecret } from "./Envelope.js"
+import { decodeUtf8, readAtMost } from "./internal/boundedBody.js"
+import { retrySchedule } from "./internal/retry.js"
 import {
   type EnvelopeError,
   OperatorRejected,
   OperatorUnreachable,
+  ResponseTooLarge,
   Timeout,
   type TransportError
 } from "./TransportError.js"
@@ -87,6 +91,19 @@ export interface Options {
   readonly secretKey: Redacted.Redacted<string>
   /** Per-attempt timeout (request and response body). Default 10 s. */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * The longest HTTP 200 response body read, in bytes; a longer one fails
+   * with `ResponseTooLarge` as soon as its `Content-Length` or the bytes
+   * received pass the bound, and is never held in memory whole.
+   *
+   * Default 16 MiB. The largest real responses are key rings: a bidstream
+   * ring with thousands of keys (about 150 bytes of JSON each) and
+   * `site_data` for thousands of sites comes to a few MB once Base64
+   * encoded, and an identity-map response for the 5,000-item batch maximum
+   * stays under 1 MB. 16 MiB leaves a wide margin over both while bounding
+   * what a broken or hostile endpoint can make a process allocate.
+   */
+  readonly maxResponseBytes?: number | undefined
   /** Retry policy for transient failures. */
   readonly retry?: RetryOptions | undefined
 }
@@ -99,9 +116,10 @@ export interface Options {
  */
 export interface PostOptions {
   /**
-   * Send the raw envelope as `application/octet-stream` (envelope.md §4, used
-   * by `/v3/identity/map`); the response is read as raw bytes when the
-   * operator labels it `application/octet-stream`, else as Base64 text.
+   * Send the raw envelope bytes as `application/octet-stream` instead of
+   * Base64 text (what `/v3/identity/map` uses); the response is read as raw
+   * bytes when the operator labels it `application/octet-stream`, else as
+   * Base64 text.
    */
   readonly binary?: boolean | undefined
 }
@@ -144,12 +162,12 @@ const DEFAULT_TIMEOUT = Duration.seconds(10)
 const DEFAULT_TIMES = 3
 const DEFAULT_BASE = Duration.millis(200)
 const DEFAULT_MAX_RETRY_AFTER = Duration.seconds(60)
-const MAX_BACKOFF_MS = 30_000
+const MAX_BACKOFF = Duration.seconds(30)
+const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+/** Enough for any `{"status","message"}` rejection; the rest of a longer one is not read. */
+const MAX_REJECTION_BYTES = 64 * 1024
 const MAX_MESSAGE = 1_000
 const OCTET_STREAM = "application/octet-stream"
-
-/** Errors that must not be retried even though their class usually is. */
-const permanent = new WeakSet<object>()
 
 const describe = (cause: unknown): string | undefined => {
   const parts: Array<string> = []
@@ -190,15 +208,28 @@ const parseRejection = (body: string): { readonly status?: string; readonly mess
   }
 }
 
-const isTransientStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500
+/** The statuses on which HTTP defines `Retry-After` as advice for the next attempt. */
+const honoursRetryAfter = (status: number): boolean => status === 429 || status === 503
 
-interface Received {
-  readonly response: HttpClientResponse.HttpClientResponse
-  readonly body: string | Uint8Array
+/** The declared body length, when the header is a plain decimal number. */
+const contentLength = (response: HttpClientResponse.HttpClientResponse): number | undefined => {
+  const value = response.headers["content-length"]?.trim()
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined
 }
+
+/** A response body as a stream; a web `Response` without a body is an empty one, not an error. */
+const bodyStream = (response: HttpClientResponse.HttpClientResponse) =>
+  Stream.catchAll(
+    response.stream,
+    (error) => error.reason === "EmptyBody" ? Stream.empty : Stream.fail(error)
+  )
 
 const mediaType = (response: HttpClientResponse.HttpClientResponse): string =>
   (response.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+
+/** `maxResponseBytes` as a whole number of bytes; a value that is not a number gets the default. */
+const limitOf = (value: number | undefined): number =>
+  value === undefined || Number.isNaN(value) ? DEFAULT_MAX_RESPONSE_BYTES : Math.max(0, Math.floor(value))
 
 /**
  * Builds the transport. Fails with `InvalidClientSecret` (without echoing the
@@ -223,9 +254,13 @@ export const make = (
     const baseUrl = options.baseUrl.replace(/\/+$/, "")
     const timeout = Duration.decode(options.timeout ?? DEFAULT_TIMEOUT)
     const timeoutMillis = Duration.toMillis(timeout)
-    const times = Math.max(0, Math.floor(options.retry?.times ?? DEFAULT_TIMES))
-    const baseMs = Duration.toMillis(options.retry?.base ?? DEFAULT_BASE)
-    const maxRetryAfterMs = Duration.toMillis(options.retry?.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER)
+    const maxResponseBytes = limitOf(options.maxResponseBytes)
+    const schedule = retrySchedule<TransportError>({
+      times: Math.max(0, Math.floor(options.retry?.times ?? DEFAULT_TIMES)),
+      base: options.retry?.base ?? DEFAULT_BASE,
+      cap: MAX_BACKOFF,
+      maxRetryAfter: options.retry?.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER
+    })
 
     // Never let a credential into a message, whatever a lower layer says.
     const credentials = [Redacted.value(options.apiKey), Redacted.value(options.secretKey)]
@@ -237,6 +272,8 @@ export const make = (
       return out.length > MAX_MESSAGE ? `${out.slice(0, MAX_MESSAGE)}…` : out
     }
 
+    // `withScope`: when an attempt's scope closes (done, failed, timed out) its
+    // request is aborted, so a body left unread never holds a connection.
     const client = http.pipe(
       HttpClient.mapRequest((request) =>
         request.pipe(
@@ -244,37 +281,60 @@ export const make = (
           HttpClientRequest.bearerToken(options.apiKey),
           HttpClientRequest.setHeader("X-UID2-Client-Version", CLIENT_VERSION)
         )
-      )
+      ),
+      HttpClient.withScope
     )
 
     const unreachable = (path: string, error: HttpClientError.HttpClientError): OperatorUnreachable => {
       const what = error._tag === "RequestError" ? error.reason : `response ${error.reason}`
       const detail = describe(error.cause) ?? error.description ?? "request failed"
-      const out = new OperatorUnreachable({ path, detail: scrub(`${what}: ${detail}`) })
-      if (error._tag === "RequestError" && error.reason !== "Transport") permanent.add(out)
-      return out
+      // a request that could not be built (bad URL, body encoding) fails the same way every time
+      const transient = error._tag !== "RequestError" || error.reason === "Transport"
+      return new OperatorUnreachable({ path, detail: scrub(`${what}: ${detail}`), transient })
     }
 
+    /** A non-200 answer: its status, and what its first bytes say (a broken body only loses the message). */
     const rejected = (
       path: string,
-      response: HttpClientResponse.HttpClientResponse,
-      body: string
+      response: HttpClientResponse.HttpClientResponse
     ): Effect.Effect<never, OperatorRejected> =>
-      Effect.flatMap(Clock.currentTimeMillis, (nowMs) => {
-        const { message, status } = parseRejection(body)
-        return Effect.fail(
-          new OperatorRejected({
-            path,
-            httpStatus: response.status,
-            ...(status === undefined ? {} : { status: scrub(status) }),
-            ...(message === undefined ? {} : { operatorMessage: scrub(message) }),
-            ...Option.match(Option.fromNullable(retryAfterMillis(response.headers["retry-after"], nowMs)), {
-              onNone: () => ({}),
-              onSome: (ms) => ({ retryAfterMillis: ms })
-            })
-          })
+      Effect.gen(function*() {
+        const head = yield* readAtMost(bodyStream(response), MAX_REJECTION_BYTES).pipe(
+          Effect.map(({ bytes }) => decodeUtf8(bytes)),
+          Effect.orElseSucceed(() => "")
         )
+        const { message, status } = parseRejection(head)
+        const retryAfter = honoursRetryAfter(response.status)
+          ? retryAfterMillis(response.headers["retry-after"], yield* Clock.currentTimeMillis)
+          : undefined
+        return yield* new OperatorRejected({
+          path,
+          httpStatus: response.status,
+          ...(status === undefined ? {} : { status: scrub(status) }),
+          ...(message === undefined ? {} : { operatorMessage: scrub(message) }),
+          ...(retryAfter === undefined ? {} : { retryAfterMillis: retryAfter })
+        })
       })
+
+    /** A 200 body, whole, or `ResponseTooLarge` as soon as it is known to pass the bound. */
+    const okBody = (
+      path: string,
+      response: HttpClientResponse.HttpClientResponse,
+      binary: boolean
+    ): Effect.Effect<string | Uint8Array, TransportError> => {
+      const declared = contentLength(response)
+      if (declared !== undefined && declared > maxResponseBytes) {
+        return Effect.fail(new ResponseTooLarge({ path, limitBytes: maxResponseBytes }))
+      }
+      return readAtMost(bodyStream(response), maxResponseBytes).pipe(
+        Effect.mapError((error) => unreachable(path, error)),
+        Effect.flatMap(({ bytes, complete }) =>
+          !complete
+            ? Effect.fail(new ResponseTooLarge({ path, limitBytes: maxResponseBytes }))
+            : Effect.succeed(binary && mediaType(response) === OCTET_STREAM ? bytes : decodeUtf8(bytes))
+        )
+      )
+    }
 
     /** One attempt: send, read the body, hand a 200 body to `onOk`, all under the timeout. */
     const attempt = <A>(
@@ -284,50 +344,18 @@ export const make = (
       onOk: (body: string | Uint8Array) => Either.Either<A, EnvelopeError>
     ): Effect.Effect<A, TransportError> =>
       client.execute(request).pipe(
-        Effect.flatMap((response) =>
-          response.status === 200 && binary && mediaType(response) === OCTET_STREAM
-            ? Effect.map(response.arrayBuffer, (buffer): Received => ({ response, body: new Uint8Array(buffer) }))
-            : Effect.map(response.text, (body): Received => ({ response, body }))
-        ),
         Effect.mapError((error) => unreachable(path, error)),
-        Effect.flatMap(({ body, response }): Effect.Effect<A, TransportError> =>
-          response.status === 200 ? onOk(body) : rejected(path, response, typeof body === "string" ? body : "")
+        Effect.flatMap((response): Effect.Effect<A, TransportError> =>
+          response.status === 200
+            ? Effect.flatMap(okBody(path, response, binary), onOk)
+            : rejected(path, response)
         ),
-        Effect.timeoutFail({ duration: timeout, onTimeout: () => new Timeout({ path, timeoutMillis }) })
+        Effect.timeoutFail({ duration: timeout, onTimeout: () => new Timeout({ path, timeoutMillis }) }),
+        Effect.scoped
       )
 
-    /** How long to wait before retry number `n` (0-based), or none to give up. */
-    const retryDelay = (error: TransportError, n: number): Effect.Effect<Option.Option<number>> => {
-      if (n >= times || permanent.has(error)) return Effect.succeedNone
-      switch (error._tag) {
-        case "EnvelopeError":
-          return Effect.succeedNone
-        case "OperatorRejected": {
-          if (!isTransientStatus(error.httpStatus)) return Effect.succeedNone
-          if ((error.httpStatus === 429 || error.httpStatus === 503) && error.retryAfterMillis !== undefined) {
-            const wait = error.retryAfterMillis
-            return Effect.succeed(wait <= maxRetryAfterMs ? Option.some(wait) : Option.none())
-          }
-          break
-        }
-        case "OperatorUnreachable":
-        case "Timeout":
-          break
-      }
-      const backoff = Math.min(MAX_BACKOFF_MS, baseMs * 2 ** n)
-      return Effect.map(Random.next, (r) => Option.some(Math.round(backoff * (0.75 + 0.5 * r))))
-    }
-
-    const withRetry = <A>(run: Effect.Effect<A, TransportError>): Effect.Effect<A, TransportError> => {
-      const loop = (n: number): Effect.Effect<A, TransportError> =>
-        Effect.catchAll(run, (error) =>
-          Effect.flatMap(retryDelay(error, n), (delay) =>
-            Option.match(delay, {
-              onNone: () => Effect.fail(error),
-              onSome: (ms) => Effect.zipRight(Effect.sleep(Duration.millis(ms)), loop(n + 1))
-            })))
-      return loop(0)
-    }
+    const withRetry = <A>(run: Effect.Effect<A, TransportError>): Effect.Effect<A, TransportError> =>
+      Effect.retry(run, schedule)
 
     const post = (path: string, payload: Uint8Array | undefined, postOptions?: PostOptions) => {
       const binary = postOptions?.binary === true

@@ -250,19 +250,9 @@ const ringAgeSeconds = Metric.gauge("uid2_key_ring_age_seconds", { description: 
 export const defaultSlot = (endpoint: KeyEndpoint): string =>
   endpoint === "/v2/key/bidstream" ? "bidstream" : "sharing"
 
-const isTransient = (error: RefreshError): boolean => {
-  if ("transient" in error) return error.transient as boolean
-  switch (error._tag) {
-    case "OperatorUnreachable":
-    case "Timeout":
-    case "KeyStoreError":
-      return true
-    case "OperatorRejected":
-      return error.httpStatus === 408 || error.httpStatus === 429 || error.httpStatus >= 500
-    default:
-      return false
-  }
-}
+// Transport and refresher errors say so themselves; a store failure may pass, a malformed ring will not.
+const isTransient = (error: RefreshError): boolean =>
+  "transient" in error ? error.transient : error._tag === "KeyStoreError"
 
 // What the shared retry schedule reads of a refresh failure.
 const retryable = (error: RefreshError, transient: boolean, maxRetryAfterMs: number): Retryable => ({

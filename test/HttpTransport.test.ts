@@ -403,7 +403,7 @@ describe("HttpTransport over loopback HTTP", () => {
           }).pipe(Layer.provide([Crypto.layerNode, NodeHttpClient.layerUndici]))
         )
       )
-      expect(error._tag).toBe("OperatorUnreachable")
+      expect(error).toMatchObject({ _tag: "OperatorUnreachable", transient: true })
       expect(error.message).toContain("/v2/echo")
       expectNoCredentials(error)
     }))
@@ -526,6 +526,95 @@ describe("HttpTransport under TestClock (mock HttpClient)", () => {
       yield* adjustTo(250)
       expect(yield* Ref.get(count)).toBe(2)
       expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({ httpStatus: 401 })
+    }).pipe(Effect.scoped))
+
+  it.effect("Retry-After as an HTTP-date on 503 is honoured exactly", () =>
+    Effect.gen(function*() {
+      const start = Date.UTC(2026, 0, 15, 12, 0, 0)
+      yield* TestClock.setTime(start)
+      const count = yield* Ref.make(0)
+      const when = new Date(start + 7_000).toUTCString()
+      const t = yield* Effect.provide(
+        HttpTransport.HttpTransport,
+        mockTransport(count, (n) => n === 1 ? { status: 503, headers: { "retry-after": when } } : { status: 403 })
+      )
+      const fiber = yield* Effect.fork(t.post("/v2/x", utf8("{}")))
+      yield* settle
+      yield* adjustTo(6_999)
+      expect(yield* Ref.get(count)).toBe(1)
+      yield* adjustTo(1)
+      expect(yield* Ref.get(count)).toBe(2)
+      expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({ _tag: "OperatorRejected", httpStatus: 403 })
+    }).pipe(Effect.scoped))
+
+  it.effect("a Retry-After beyond maxRetryAfter fails at once, without sleeping", () =>
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      const t = yield* Effect.provide(
+        HttpTransport.HttpTransport,
+        mockTransport(count, () => ({ status: 429, headers: { "retry-after": "11" } }), {
+          retry: { maxRetryAfter: "10 seconds" }
+        })
+      )
+      const fiber = yield* Effect.fork(t.post("/v2/x", utf8("{}")))
+      yield* settle
+      const exit = fiber.unsafePoll() // no clock adjustment: it must already be over
+      expect(exit).not.toBeNull()
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect(error).toMatchObject({ _tag: "OperatorRejected", httpStatus: 429, retryAfterMillis: 11_000, transient: true })
+      expect(yield* Ref.get(count)).toBe(1)
+    }).pipe(Effect.scoped))
+
+  it.effect("an invalid base URL is a permanent OperatorUnreachable: not retried", () =>
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      const t = yield* Effect.provide(
+        HttpTransport.HttpTransport,
+        mockTransport(count, () => ({ status: 200 }), { baseUrl: "http://[not-a-host", retry: { times: 3 } })
+      )
+      const fiber = yield* Effect.fork(t.post("/v2/x", utf8("{}")))
+      yield* settle
+      expect(fiber.unsafePoll()).not.toBeNull() // a retry would be asleep on the TestClock
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect(error).toMatchObject({ _tag: "OperatorUnreachable", transient: false })
+      expect(error.message).toContain("InvalidUrl")
+      expect(yield* Ref.get(count)).toBe(0)
+    }).pipe(Effect.scoped))
+
+  it.effect("a web Response body (fetch-style stream) is bounded too; oversized bodies are not retried", () =>
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      const pulled = yield* Ref.make(0)
+      const endless = () =>
+        new ReadableStream<Uint8Array>({
+          pull: (controller) => {
+            Effect.runSync(Ref.update(pulled, (n) => n + 1))
+            controller.enqueue(new Uint8Array(4096).fill(65))
+          }
+        })
+      const client = Layer.succeed(
+        HttpClient.HttpClient,
+        HttpClient.make((request) =>
+          Effect.as(
+            Ref.update(count, (n) => n + 1),
+            HttpClientResponse.fromWeb(request, new Response(endless(), { status: 200 }))
+          )
+        )
+      )
+      const t = yield* Effect.provide(
+        HttpTransport.HttpTransport,
+        HttpTransport.layer({
+          baseUrl: "https://operator.invalid",
+          apiKey: Redacted.make(API_KEY),
+          secretKey: Redacted.make(SECRET),
+          maxResponseBytes: 10_000
+        }).pipe(Layer.provide([Crypto.layerDeterministic(5), client]))
+      )
+      const error = yield* Effect.flip(t.postRaw("/v2/token/refresh", "x"))
+      expect(error).toMatchObject({ _tag: "ResponseTooLarge", path: "/v2/token/refresh", limitBytes: 10_000 })
+      expect(yield* Ref.get(count)).toBe(1)
+      // reading stopped right after the limit: 10,000 bytes are three 4 KiB chunks, the stream was not drained
+      expect(yield* Ref.get(pulled)).toBeLessThan(10)
     }).pipe(Effect.scoped))
 
   it.effect("400, 401 and 403 fail at once", () =>

@@ -93,11 +93,11 @@ describe("KeyRefresher", () => {
       for (let i = 0; i < 10 * 60 + 40; i++) yield* TestClock.adjust("1 second")
       expect(calls.length).toBe(7)
       const gaps = calls.slice(2).map((t, i) => t - calls[i + 1]!)
-      // Doubling from 1 s, capped at 4 s, each delay jittered by at most ±20% (rounded up to the 1 s step).
+      // Doubling from 1 s, capped at 4 s, each delay jittered by at most ±25% (rounded to the 1 s step).
       const nominal = [1000, 2000, 4000, 4000, 4000]
       gaps.forEach((gap, i) => {
-        expect(gap).toBeGreaterThanOrEqual(Math.floor(nominal[i]! * 0.8 / 1000) * 1000)
-        expect(gap).toBeLessThanOrEqual(Math.ceil(nominal[i]! * 1.2 / 1000) * 1000)
+        expect(gap).toBeGreaterThanOrEqual(Math.floor(nominal[i]! * 0.75 / 1000) * 1000)
+        expect(gap).toBeLessThanOrEqual(Math.ceil(nominal[i]! * 1.25 / 1000) * 1000)
       })
       const status = yield* refresher.status
       expect(status.consecutiveFailures).toBe(0)
