@@ -67,8 +67,8 @@ export class InvalidEmail extends Data.TaggedError("InvalidEmail")<{ readonly re
  * - `MissingPlus`: empty, or the first character is not `+`.
  * - `NonDigit`: a character after the `+` is not an ASCII digit.
  * - `DigitCount`: fewer than 10 or more than 15 digits (also any value
- *   longer than {@link MAX_PHONE_LENGTH} characters, decided before the
- *   characters are read).
+ *   longer than {@link MAX_PHONE_LENGTH} characters, `+` or not, decided
+ *   before any character is read).
  *
  * @since 0.1.0
  * @category errors
@@ -266,8 +266,9 @@ const DIGIT_9 = 0x39
 
 const phoneProblem = (phone: string): InvalidPhoneReason | undefined => {
   if (typeof phone !== "string") return "NotAString"
-  if (phone.length === 0 || phone.charCodeAt(0) !== PLUS) return "MissingPlus"
+  // Before any character is read: reading one flattens a concatenated (rope) string, which is O(length).
   if (phone.length > MAX_PHONE_LENGTH) return "DigitCount"
+  if (phone.length === 0 || phone.charCodeAt(0) !== PLUS) return "MissingPlus"
   for (let i = 1; i < phone.length; i++) {
     const code = phone.charCodeAt(i)
     if (code < DIGIT_0 || code > DIGIT_9) return "NonDigit"

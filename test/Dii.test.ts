@@ -350,6 +350,8 @@ describe("Dii", () => {
       expect(left(Dii.validatePhone("+1234567890123456")).reason).toBe("DigitCount")
       expect(left(Dii.validatePhone("+12345678901234x")).reason).toBe("NonDigit") // 16 characters are read
       expect(left(Dii.validatePhone("+123456789012345x")).reason).toBe("DigitCount") // 17 are not
+      expect(left(Dii.validatePhone("12345678901234567")).reason).toBe("DigitCount") // not even the '+'
+      expect(left(Dii.validatePhone("1234567890123456")).reason).toBe("MissingPlus")
     })
 
     it("hash: exactly 44 characters, anything longer is Length before it is read", () => {
