@@ -23,7 +23,7 @@ import { decrypt as decryptCore, type DecryptResult } from "./Decryption.js"
 import type { InvalidClientSecret } from "./Envelope.js"
 import * as HttpTransport from "./HttpTransport.js"
 import { layerBestCrypto } from "./internal/bestCrypto.js"
-import { decryptExit, fiberNow } from "./internal/lift.js"
+import { decryptExit, fiberNow, mapBatch } from "./internal/lift.js"
 import * as KeyRefresher from "./KeyRefresher.js"
 import * as KeyStore from "./KeyStore.js"
 import type { DecryptedToken } from "./Token.js"
@@ -46,7 +46,10 @@ export interface BidstreamClientShape {
    * error as a value, at `nowMs` (default: the wall clock).
    */
   readonly decryptSync: (token: string, domainOrAppName?: string | null, nowMs?: number) => DecryptResult
-  /** Decrypts many tokens for one domain, reading the ring and the clock once; failures are returned in place. */
+  /**
+   * Decrypts many tokens for one domain, reading the ring and the clock once; failures are returned
+   * in place. An argument that is not iterable counts as no tokens.
+   */
   readonly decryptAll: (tokens: Iterable<string>, domainOrAppName?: string | null) => Effect.Effect<Array<DecryptResult>>
   /** This client's key health: readiness, source, last success and failure, ring age. */
   readonly status: Effect.Effect<KeyRefresher.Status>
@@ -128,7 +131,7 @@ const fromKeys = (keys: KeyRefresher.KeyRefresherShape): BidstreamClientShape =>
         const prepared = keys.current()
         const now = fiberNow(fiber)
         const batch = { clientType: "bidstream", domainOrAppName } as const
-        return Effect.succeed(Array.from(
+        return Effect.succeed(mapBatch(
           tokens,
           (token) => prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, now, batch)
         ))

@@ -35,6 +35,8 @@ import {
   identityTypeOfRawUid,
   isClientSideGenerated,
   isOptedOut,
+  MAX_RAW_UID_LENGTH,
+  MAX_TOKEN_LENGTH,
   type TokenVersion
 } from "./Token.js"
 
@@ -75,6 +77,14 @@ const badBase64 = new InvalidPayload({ detail: "token is not valid Base64" })
 const badMaster = new InvalidPayload({ detail: "master layer failed to decrypt" })
 const badSite = new InvalidPayload({ detail: "site layer failed to decrypt" })
 const badLength = new InvalidPayload({ detail: "token layout is inconsistent" })
+const notAString = new InvalidPayload({ detail: "token is not a string" })
+const tooLong = new InvalidPayload({ detail: "token too long" })
+const rawUidNotAString = new EncryptionFailure({ detail: "raw UID is not a string" })
+const rawUidTooLong = new EncryptionFailure({ detail: "raw UID too long" })
+
+// What a bidstream decrypt runs with when the caller's domain or app name is not a string: none at all.
+// (Not frozen: the same shape as a client's own options keeps the checks' property reads monomorphic.)
+const BIDSTREAM_WITHOUT_DOMAIN: DecryptOptions = { clientType: "bidstream", domainOrAppName: undefined }
 
 /**
  * A key ring prepared for one `Crypto`: the key handles and the token
@@ -164,8 +174,19 @@ const MIN_MASTER_PLAINTEXT = 33 + 12 + 36 + 16
 const MIN_CBC_TOKEN = 5 + 16 + 32
 
 /**
- * Decrypts an advertising or sharing token, checking everything
- * decrypt-rules.md §2 lists, in the Java order.
+ * Decrypts an advertising or sharing token, checking everything the
+ * reference SDKs check, in the Java order.
+ *
+ * Values of the wrong type from untyped callers never throw:
+ *
+ * - a token that is not a string fails `InvalidPayload` ("token is not a
+ *   string"), and one longer than {@link MAX_TOKEN_LENGTH} characters fails
+ *   `InvalidPayload` ("token too long") before any of it is decoded;
+ * - a domain or app name that is neither a string nor `null`/`undefined` is
+ *   treated as absent, so a client-side generated token then fails
+ *   `DomainOrAppNameCheckFailed` (other tokens do not use it);
+ * - a `nowMs` that is not a number is no time at which the keys are valid:
+ *   `KeysNotSynced`, as for `NaN`.
  *
  * @since 0.1.0
  * @category decrypt
@@ -178,7 +199,14 @@ export const decrypt = (
 ): DecryptResult => {
   if (prepared === undefined) return notInitialized
   const { crypto, ring } = prepared
-  if (!ring.isValid(nowMs)) return keysNotSynced
+  if (typeof nowMs !== "number" || !ring.isValid(nowMs)) return keysNotSynced
+  if (typeof text !== "string") return notAString
+  if (text.length > MAX_TOKEN_LENGTH) return tooLong
+  if (options.clientType === "bidstream") {
+    // Read once, typeof only: a non-string's own methods (a `toString`, a Proxy trap) never run.
+    const domain = options.domainOrAppName
+    if (typeof domain !== "string" && domain !== undefined && domain !== null) options = BIDSTREAM_WITHOUT_DOMAIN
+  }
   const version = detectVersion(text)
   if (version === "invalid") return text.length < 4 ? tooShort : badBase64
   if (version === "unsupported") return versionNotSupported
@@ -278,8 +306,8 @@ const opened = (
   const generated = readInt64(master, m + 8)
   const privacy = readInt32(site, s + 16)
   const siteId = readInt32(site, s)
-  // Every field is read before the checks: they may run caller code (the domain name's methods) that
-  // decrypts another token, which would overwrite the shared fields buffer of the fast path.
+  // Every field is read before the checks: they may run caller code (a getter on the options) that
+  // decrypts another token on the same prepared ring, which would overwrite its fields buffer.
   const token: DecryptedToken = {
     _tag: "DecryptedToken",
     uid,
@@ -413,9 +441,15 @@ const failed = (outcome: Exclude<CheckOutcome, 0>, decrypted: DecryptedToken): D
 }
 
 /**
- * Encrypts a raw UID into a V4 sharing token (decrypt-rules.md §6, tokens.md
- * §7): master key = active key of the master keyset, site key = active key of
- * the default keyset, fresh nonces from `crypto.randomBytes`.
+ * Encrypts a raw UID into a V4 sharing token: master key = active key of the
+ * master keyset, site key = active key of the default keyset, fresh nonces
+ * from `crypto.randomBytes`.
+ *
+ * The raw UID is checked only as far as the reference SDKs check it (it must
+ * be Base64), after the key checks; a raw UID that is not a string, is empty,
+ * is longer than {@link MAX_RAW_UID_LENGTH} characters or is not Base64 fails
+ * `EncryptionFailure` and never throws. A `nowMs` that is not a number fails
+ * `KeysNotSynced`, as for `NaN`.
  *
  * @since 0.1.0
  * @category encrypt
@@ -427,11 +461,13 @@ export const encryptRawUid = (
 ): string | EncryptError => {
   if (prepared === undefined) return notInitialized
   const { crypto, ring } = prepared
-  if (!ring.isValid(nowMs)) return keysNotSynced
+  if (typeof nowMs !== "number" || !ring.isValid(nowMs)) return keysNotSynced
   const masterKey = ring.activeMasterKey(nowMs)
   if (masterKey === undefined) return new NotAuthorizedForMasterKey({})
   const siteKey = ring.activeDefaultKey(nowMs)
   if (siteKey === undefined) return new NotAuthorizedForKey({})
+  if (typeof rawUid !== "string") return rawUidNotAString
+  if (rawUid.length > MAX_RAW_UID_LENGTH) return rawUidTooLong
   if (rawUid.length === 0) return new EncryptionFailure({ detail: "raw UID is empty" })
   const token = encode(crypto, {
     version: 4,

@@ -1,9 +1,10 @@
 /**
  * Directly identifying information (DII): email normalization, phone
- * validation and the SHA-256 / Base64 hashing the operator expects
- * (publisher.md §3). Every function here is pure, synchronous and total: it
- * returns an `Either` (or a boolean) and never throws, whatever string it is
- * given.
+ * validation and the SHA-256 / Base64 hashing the operator expects. Every
+ * validating function here is pure, synchronous and total: it returns an
+ * `Either` (or a boolean) and never throws, whatever value it is given
+ * (`null`, numbers, objects with throwing getters, Proxies, Symbols…), and
+ * every input has a bound checked before the input is read.
  *
  * Error messages name the rule that failed and never echo the input, which is
  * personal data.
@@ -26,14 +27,18 @@ import * as Base64 from "./internal/base64.js"
  * - `EmptyDomain`: no `@` at all, or nothing but spaces after it.
  * - `EmptyLocalPart`: nothing left before the `@` after normalization
  *   (e.g. `@b.com`, `+@gmail.com`).
+ * - `TooLong`: longer than an address can be: over
+ *   {@link MAX_EMAIL_INPUT_LENGTH} characters as given, or, once normalized,
+ *   a local part over {@link MAX_EMAIL_LOCAL_PART_LENGTH} octets or an address
+ *   over {@link MAX_EMAIL_LENGTH} octets.
  *
  * @since 0.1.0
  * @category errors
  */
-export type InvalidEmailReason = "NotAString" | "MultipleAt" | "EmptyDomain" | "EmptyLocalPart"
+export type InvalidEmailReason = "NotAString" | "MultipleAt" | "EmptyDomain" | "EmptyLocalPart" | "TooLong"
 
 /**
- * The input does not normalize to an email address (publisher.md §3.1).
+ * The input does not normalize to an email address.
  *
  * @since 0.1.0
  * @category errors
@@ -49,6 +54,8 @@ export class InvalidEmail extends Data.TaggedError("InvalidEmail")<{ readonly re
         return "invalid email address: empty or missing domain"
       case "EmptyLocalPart":
         return "invalid email address: empty local part"
+      case "TooLong":
+        return "invalid email address: too long (over 64 octets before the '@', 254 in all, or 1024 characters as given)"
     }
   }
 }
@@ -59,7 +66,9 @@ export class InvalidEmail extends Data.TaggedError("InvalidEmail")<{ readonly re
  * - `NotAString`: the value is not a string.
  * - `MissingPlus`: empty, or the first character is not `+`.
  * - `NonDigit`: a character after the `+` is not an ASCII digit.
- * - `DigitCount`: fewer than 10 or more than 15 digits.
+ * - `DigitCount`: fewer than 10 or more than 15 digits (also any value
+ *   longer than {@link MAX_PHONE_LENGTH} characters, `+` or not, decided
+ *   before any character is read).
  *
  * @since 0.1.0
  * @category errors
@@ -67,7 +76,7 @@ export class InvalidEmail extends Data.TaggedError("InvalidEmail")<{ readonly re
 export type InvalidPhoneReason = "NotAString" | "MissingPlus" | "NonDigit" | "DigitCount"
 
 /**
- * The phone number is not in normalized E.164 form (publisher.md §3.2). The
+ * The phone number is not in normalized E.164 form. The
  * SDK never normalizes phone numbers; it only validates them.
  *
  * @since 0.1.0
@@ -92,7 +101,7 @@ export class InvalidPhone extends Data.TaggedError("InvalidPhone")<{ readonly re
  * Why an already-hashed value was rejected.
  *
  * - `NotAString`: the value is not a string.
- * - `Length`: not 44 characters long.
+ * - `Length`: not {@link HASH_LENGTH} (44) characters long.
  * - `NotCanonicalBase64`: 44 characters, but not the canonical standard Base64
  *   (with `=` padding) of 32 bytes.
  *
@@ -131,6 +140,38 @@ export type InvalidDii = InvalidEmail | InvalidPhone | InvalidHash
 // ---------------------------------------------------------------------------
 // Email
 
+/**
+ * The longest local part (before the `@`) of a normalized email, in UTF-8
+ * octets: the SMTP limit.
+ *
+ * @since 0.1.0
+ * @category bounds
+ */
+export const MAX_EMAIL_LOCAL_PART_LENGTH = 64
+
+/**
+ * The longest normalized email address, in UTF-8 octets: the SMTP limit on a
+ * path (256 octets) less its angle brackets. It also keeps the domain within
+ * its own limit of 255 octets.
+ *
+ * @since 0.1.0
+ * @category bounds
+ */
+export const MAX_EMAIL_LENGTH = 254
+
+/**
+ * The longest email input read at all, in UTF-16 code units (JavaScript
+ * string length). Longer input is rejected as `TooLong` before any of it is
+ * read. The SMTP limits apply to the normalized address, so the spaces and
+ * the Gmail dots and `+extension` that normalization drops do not count
+ * against them; this cap only bounds the work on input no address can come
+ * from, and leaves room for a valid address padded with spaces.
+ *
+ * @since 0.1.0
+ * @category bounds
+ */
+export const MAX_EMAIL_INPUT_LENGTH = 1024
+
 const SPACE = 0x20
 const AT = 0x40
 const DOT = 0x2e
@@ -139,7 +180,7 @@ const UPPER_A = 0x41
 const UPPER_Z = 0x5a
 
 /**
- * Normalizes an email address exactly like the operator (publisher.md §3.1):
+ * Normalizes an email address exactly like the operator:
  *
  * - every ASCII space before the `@` is dropped; in the domain, leading and
  *   inner spaces are kept and trailing ones dropped;
@@ -147,7 +188,10 @@ const UPPER_Z = 0x5a
  *   emoji, tabs…) passes through unchanged;
  * - for the domain `gmail.com` (exactly, after lowercasing) dots and a
  *   `+extension` are removed from the local part;
- * - a second `@`, an empty domain or an empty local part is invalid.
+ * - a second `@`, an empty domain or an empty local part is invalid;
+ * - so is an address too long for SMTP: a normalized local part over 64
+ *   octets or a normalized address over 254 (UTF-8, the bytes that are
+ *   hashed), and any input over {@link MAX_EMAIL_INPUT_LENGTH} characters.
  *
  * The input is read one UTF-16 code unit at a time, like the Java operator.
  *
@@ -161,6 +205,7 @@ const UPPER_Z = 0x5a
  */
 export const normalizeEmail = (input: string): Either.Either<string, InvalidEmail> => {
   if (typeof input !== "string") return Either.left(new InvalidEmail({ reason: "NotAString" }))
+  if (input.length > MAX_EMAIL_INPUT_LENGTH) return Either.left(new InvalidEmail({ reason: "TooLong" }))
   let local = ""
   let localGmail = ""
   let domain = ""
@@ -196,17 +241,33 @@ export const normalizeEmail = (input: string): Either.Either<string, InvalidEmai
   if (domain.length === 0) return Either.left(new InvalidEmail({ reason: "EmptyDomain" }))
   const chosen = domain === "gmail.com" ? localGmail : local
   if (chosen.length === 0) return Either.left(new InvalidEmail({ reason: "EmptyLocalPart" }))
+  const localOctets = Buffer.byteLength(chosen, "utf8")
+  if (
+    localOctets > MAX_EMAIL_LOCAL_PART_LENGTH ||
+    localOctets + 1 + Buffer.byteLength(domain, "utf8") > MAX_EMAIL_LENGTH
+  ) return Either.left(new InvalidEmail({ reason: "TooLong" }))
   return Either.right(`${chosen}@${domain}`)
 }
 
 // ---------------------------------------------------------------------------
 // Phone
 
+/**
+ * The longest normalized phone number, in characters: E.164 allows at most 15
+ * digits, after the `+`. Longer input is rejected before it is read.
+ *
+ * @since 0.1.0
+ * @category bounds
+ */
+export const MAX_PHONE_LENGTH = 16
+
 const DIGIT_0 = 0x30
 const DIGIT_9 = 0x39
 
 const phoneProblem = (phone: string): InvalidPhoneReason | undefined => {
   if (typeof phone !== "string") return "NotAString"
+  // Before any character is read: reading one flattens a concatenated (rope) string, which is O(length).
+  if (phone.length > MAX_PHONE_LENGTH) return "DigitCount"
   if (phone.length === 0 || phone.charCodeAt(0) !== PLUS) return "MissingPlus"
   for (let i = 1; i < phone.length; i++) {
     const code = phone.charCodeAt(i)
@@ -217,7 +278,7 @@ const phoneProblem = (phone: string): InvalidPhoneReason | undefined => {
 }
 
 /**
- * `true` iff the phone number is normalized (publisher.md §3.2): a `+`
+ * `true` iff the phone number is normalized: a `+`
  * followed by 10 to 15 ASCII digits and nothing else. Non-ASCII digits are
  * rejected (unlike Python's `str.isdigit()`).
  *
@@ -245,6 +306,7 @@ export const validatePhone = (phone: string): Either.Either<string, InvalidPhone
  * `Base64(SHA-256(UTF-8(value)))`: standard Base64 with padding, always 44
  * characters. The value must already be normalized; use
  * {@link normalizeAndHashEmail} / {@link normalizeAndHashPhone} for raw input.
+ * Unlike the validating functions it trusts its argument: it must be a string.
  *
  * @since 0.1.0
  * @category hashing
@@ -271,7 +333,15 @@ export const normalizeAndHashEmail = (email: string): Either.Either<string, Inva
 export const normalizeAndHashPhone = (phone: string): Either.Either<string, InvalidPhone> =>
   Either.map(validatePhone(phone), hashNormalized)
 
-const HASH_LENGTH = 44
+/**
+ * The length of a valid hash: the standard Base64, with padding, of a 32-byte
+ * SHA-256 digest. Any other length is rejected before the text is read.
+ *
+ * @since 0.1.0
+ * @category bounds
+ */
+export const HASH_LENGTH = 44
+
 const DIGEST_BYTES = 32
 
 const hashProblem = (hash: string): InvalidHashReason | undefined => {

@@ -22,7 +22,7 @@ import { decrypt as decryptCore, type DecryptResult, encryptRawUid } from "./Dec
 import type { InvalidClientSecret } from "./Envelope.js"
 import * as HttpTransport from "./HttpTransport.js"
 import { layerBestCrypto } from "./internal/bestCrypto.js"
-import { decryptExit, encryptExit, fiberNow } from "./internal/lift.js"
+import { decryptExit, encryptExit, fiberNow, mapBatch } from "./internal/lift.js"
 import * as KeyRefresher from "./KeyRefresher.js"
 import * as KeyStore from "./KeyStore.js"
 import type { DecryptedToken } from "./Token.js"
@@ -123,7 +123,7 @@ const fromKeys = (keys: KeyRefresher.KeyRefresherShape): SharingClientShape => {
       Effect.withFiberRuntime((fiber) => {
         const prepared = keys.current()
         const now = fiberNow(fiber)
-        return Effect.succeed(Array.from(
+        return Effect.succeed(mapBatch(
           rawUids,
           (uid) => prepared === undefined ? keys.notInitialized() : encryptRawUid(prepared, uid, now)
         ))
@@ -132,7 +132,7 @@ const fromKeys = (keys: KeyRefresher.KeyRefresherShape): SharingClientShape => {
       Effect.withFiberRuntime((fiber) => {
         const prepared = keys.current()
         const now = fiberNow(fiber)
-        return Effect.succeed(Array.from(
+        return Effect.succeed(mapBatch(
           tokens,
           (token) => prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, now, SHARING)
         ))

@@ -165,14 +165,31 @@ SIX_BITS[45] = 62 // -
 SIX_BITS[95] = 63 // _
 
 /**
- * Version detection of tokens.md §3 from the first four characters:
- * `"invalid"` when they are not Base64, `"unsupported"` for an unknown version.
+ * The longest token text a decrypt accepts, in characters; longer text fails
+ * as an invalid payload before any of it is decoded.
+ *
+ * Real tokens are far shorter: a V2 token is 180 characters, a V3 token 220
+ * and a V4 token 218 or 219 (220 as padded standard Base64), for advertising
+ * and sharing tokens, UID2 and EUID alike. The bound leaves room for more than
+ * four times that, and every token this SDK encrypts fits in it (see
+ * {@link MAX_RAW_UID_LENGTH}).
+ *
+ * @since 0.1.0
+ * @category bounds
+ */
+export const MAX_TOKEN_LENGTH = 1024
+
+/**
+ * Version detection from the first four characters: `"invalid"` when they are
+ * not Base64 (or the value is not a string at all), `"unsupported"` for an
+ * unknown version. Reads at most four characters, whatever the length.
  *
  * @since 0.1.0
  * @category layout
  */
 export const detectVersion = (text: string): TokenVersion | "invalid" | "unsupported" => {
-  if (text.length < 4) return "invalid"
+  // `typeof` first: untyped callers may pass anything, and reading `length` of it could run their code.
+  if (typeof text !== "string" || text.length < 4) return "invalid"
   let urlChars = false
   let stdChars = false
   let bits = 0
@@ -310,14 +327,28 @@ export const encode = (
 // Raw UIDs (tokens.md §2, §7.2)
 
 /**
+ * The longest raw UID text a sharing encrypt accepts, in characters; longer
+ * text fails before it is decoded. Raw UIDs are 44 characters. The operator
+ * does not validate raw UIDs beyond Base64, and neither does the encrypt, but
+ * 512 characters (at most 384 bytes) keep every token it builds well inside
+ * {@link MAX_TOKEN_LENGTH}, so whatever this SDK encrypts, it can decrypt.
+ *
+ * @since 0.1.0
+ * @category bounds
+ */
+export const MAX_RAW_UID_LENGTH = 512
+
+/**
  * The identity type a sharing token gets for a raw UID: `B`/`F` as first
- * character → phone, anything else → email. Exact for v3 raw UIDs; kept for
- * byte compatibility with every reference SDK (tokens.md §7.2).
+ * character → phone, anything else (including a value that is not a string)
+ * → email. Exact for v3 raw UIDs; kept for byte compatibility with every
+ * reference SDK.
  *
  * @since 0.1.0
  * @category raw uid
  */
 export const identityTypeOfRawUid = (rawUid: string): IdentityType => {
+  if (typeof rawUid !== "string") return "Email"
   const c = rawUid.charCodeAt(0)
   return c === 66 || c === 70 ? "Phone" : "Email"
 }
@@ -339,13 +370,18 @@ export type RawUidInfo =
     readonly environment: number
   }
 
+// Base64 of 33 bytes is 44 characters; of 32 bytes, 43 or (padded) 44.
+const RAW_UID_TEXT_LENGTH = 44
+
 /**
- * Inspects a raw UID; `undefined` when it is not Base64 of 32 or 33 bytes.
+ * Inspects a raw UID; `undefined` when it is not Base64 of 32 or 33 bytes
+ * (text longer than 44 characters, or not a string, is never read).
  *
  * @since 0.1.0
  * @category raw uid
  */
 export const rawUidInfo = (rawUid: string): RawUidInfo | undefined => {
+  if (typeof rawUid !== "string" || rawUid.length > RAW_UID_TEXT_LENGTH) return undefined
   const bytes = Base64.decode(rawUid)
   if (bytes === undefined) return undefined
   if (bytes.length === 32) return { generation: 2 }

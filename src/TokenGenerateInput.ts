@@ -1,11 +1,14 @@
 /**
- * The input of `POST /v2/token/generate` (publisher.md §1.1–1.2): one
+ * The input of `POST /v2/token/generate`: one
  * identity (an email or phone, hashed locally) plus an optional TCF consent
  * string for EUID, and the compact request JSON built from it.
  *
  * The SDK never sends raw DII: {@link fromEmail} and {@link fromPhone}
  * normalize/validate and hash locally, so an invalid value is rejected before
- * any request is made.
+ * any request is made. Every constructor returns an `Either` and never throws,
+ * whatever value an untyped caller passes: a value that is not a string is
+ * rejected with the reason `NotAString`, and over-long input is rejected
+ * before it is read.
  *
  * @since 0.1.0
  */
@@ -108,6 +111,8 @@ export const fromPhoneUnhashed = (phone: string): Either.Either<TokenGenerateInp
 /**
  * Adds the IAB TCF v2 consent string (EUID). It is sent as
  * `tcf_consent_string` after the identity member; UID2 operators ignore it.
+ * A value that is not a string (from an untyped caller) adds nothing, so the
+ * request JSON can always be built.
  *
  * @since 0.1.0
  * @category combinators
@@ -118,13 +123,15 @@ export const withTransparencyAndConsentString: {
 } = dual(
   2,
   (self: TokenGenerateInput, tcfConsentString: string): TokenGenerateInput =>
-    Data.struct({ _tag: self._tag, field: self.field, value: self.value, tcfConsentString })
+    typeof tcfConsentString === "string"
+      ? Data.struct({ _tag: self._tag, field: self.field, value: self.value, tcfConsentString })
+      : self
 )
 
 /**
  * A no-op kept for parity with the other SDKs. Older SDKs sent `"policy": 1`;
  * the operator now always refuses to generate tokens for opted-out users, and
- * the request JSON never has a `policy` member (conformance P-17).
+ * the request JSON never has a `policy` member.
  *
  * @deprecated The operator always behaves this way; calling this changes nothing.
  * @since 0.1.0

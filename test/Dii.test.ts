@@ -284,6 +284,85 @@ describe("Dii", () => {
     })
   })
 
+  describe("length bounds", () => {
+    const tooLong = (input: string) => {
+      expect(left(Dii.normalizeEmail(input)).reason).toBe("TooLong")
+      expect(left(Dii.normalizeAndHashEmail(input)).reason).toBe("TooLong")
+    }
+    const domainOf = (length: number) => `${"d".repeat(length - 4)}.com`
+
+    it("the SMTP limits: 64 octets before the '@', 254 in all", () => {
+      expect([Dii.MAX_EMAIL_LOCAL_PART_LENGTH, Dii.MAX_EMAIL_LENGTH, Dii.MAX_EMAIL_INPUT_LENGTH]).toEqual([64, 254, 1024])
+    })
+
+    it("local part: exactly 64 octets is valid, 65 is TooLong (UTF-8 octets, not characters)", () => {
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        ["a".repeat(64), "a"], // ASCII: one octet each
+        ["é".repeat(32), "é"], // two octets each
+        ["😊".repeat(16), "a"], // four octets per surrogate pair
+        ["\uD800".repeat(21) + "a", "b"] // a lone surrogate is hashed as U+FFFD, three octets
+      ]
+      for (const [local, more] of cases) {
+        expect(Buffer.byteLength(local, "utf8")).toBe(64)
+        const email = `${local}@example.com`
+        expect(right(Dii.normalizeAndHashEmail(email))).toBe(sha256Base64(email))
+        tooLong(`${local}${more}@example.com`)
+      }
+    })
+
+    it("address: exactly 254 octets is valid, 255 is TooLong (which keeps the domain under 255 too)", () => {
+      const atLimit = `${"a".repeat(64)}@${domainOf(254 - 65)}`
+      expect(atLimit).toHaveLength(254)
+      expect(right(Dii.normalizeEmail(atLimit))).toBe(atLimit)
+      tooLong(`${"a".repeat(64)}@${domainOf(255 - 65)}`)
+      tooLong(`a@${domainOf(253)}`)
+      expect(right(Dii.normalizeEmail(`a@${domainOf(252)}`))).toHaveLength(254)
+      const twoOctets = `${"a".repeat(60)}@${"é".repeat(94)}.com` // 60 + 1 + 188 + 4 = 253 octets
+      expect(right(Dii.normalizeEmail(twoOctets))).toBe(twoOctets)
+      tooLong(`${"a".repeat(60)}@${"é".repeat(95)}.com`) // 255 octets in 161 characters
+    })
+
+    it("the limits apply to the normalized address: dropped spaces, Gmail dots and extensions do not count", () => {
+      const spaced = ` ${"a b ".repeat(30)}@${domainOf(190)}${" ".repeat(100)}` // 121 + 1 + 190 + 100 characters as given
+      expect(right(Dii.normalizeEmail(spaced))).toBe(`${"ab".repeat(30)}@${domainOf(190)}`) // 251 octets
+      const gmail = `${"a.".repeat(60)}+${"x".repeat(100)}@gmail.com` // local part of 221 characters as given
+      expect(right(Dii.normalizeEmail(gmail))).toBe(`${"a".repeat(60)}@gmail.com`)
+      tooLong(`${"a.".repeat(60)}+${"x".repeat(100)}@example.com`) // the same local part kept whole
+    })
+
+    it("input: exactly 1,024 characters is read, 1,025 is TooLong before it is read", () => {
+      const padded = (length: number) => `a@b.com${" ".repeat(length - 7)}`
+      expect(right(Dii.normalizeEmail(padded(Dii.MAX_EMAIL_INPUT_LENGTH)))).toBe("a@b.com")
+      tooLong(padded(Dii.MAX_EMAIL_INPUT_LENGTH + 1))
+      // Two '@' would be MultipleAt if the input were read.
+      tooLong(`a@b@c${" ".repeat(Dii.MAX_EMAIL_INPUT_LENGTH)}`)
+    })
+
+    it("the TooLong message echoes nothing", () => {
+      const e = left(Dii.normalizeEmail(`${"secret".repeat(20)}@example.com`))
+      expect(e.message).toMatch(/^invalid email address: too long/)
+      expect(e.message).not.toContain("secret")
+    })
+
+    it("phone: '+' and 15 digits is the longest valid; longer is DigitCount before it is read", () => {
+      expect(Dii.MAX_PHONE_LENGTH).toBe(16)
+      expect(right(Dii.validatePhone("+123456789012345"))).toHaveLength(Dii.MAX_PHONE_LENGTH)
+      expect(left(Dii.validatePhone("+1234567890123456")).reason).toBe("DigitCount")
+      expect(left(Dii.validatePhone("+12345678901234x")).reason).toBe("NonDigit") // 16 characters are read
+      expect(left(Dii.validatePhone("+123456789012345x")).reason).toBe("DigitCount") // 17 are not
+      expect(left(Dii.validatePhone("12345678901234567")).reason).toBe("DigitCount") // not even the '+'
+      expect(left(Dii.validatePhone("1234567890123456")).reason).toBe("MissingPlus")
+    })
+
+    it("hash: exactly 44 characters, anything longer is Length before it is read", () => {
+      const hash = "tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="
+      expect(hash).toHaveLength(Dii.HASH_LENGTH)
+      expect(right(Dii.validateHash(hash))).toBe(hash)
+      expect(left(Dii.validateHash(`${hash}A`)).reason).toBe("Length")
+      expect(left(Dii.validateHash(hash.slice(1))).reason).toBe("Length")
+    })
+  })
+
   describe("hashes", () => {
     it("hashNormalized: spec example user@example.com, UTF-8 bytes", () => {
       expect(Dii.hashNormalized("user@example.com")).toBe("tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ=")

@@ -169,7 +169,9 @@ describe("HttpTransport reads bounded response bodies (loopback HTTP)", () => {
       const growth = rss() - before
       expect(error).toMatchObject({ _tag: "ResponseTooLarge", path: "/endless", limitBytes: DEFAULT_LIMIT, transient: false })
       expect(error.message).toContain(String(DEFAULT_LIMIT))
-      expect(growth).toBeLessThan(64 * MiB)
+      // The accepted 16 MiB is held (and joined once) before the limit trips; the rest of the
+      // process (other suites in this worker) adds noise, so the bound is generous but finite.
+      expect(growth).toBeLessThan(128 * MiB)
       const served = yield* onlyResponse(state, "/endless")
       // the client stopped the transfer soon after the limit (socket buffers aside)
       expect(served.written).toBeGreaterThan(DEFAULT_LIMIT)

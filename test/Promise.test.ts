@@ -33,10 +33,13 @@ describe("effect-uid2/promise", () => {
     expect(result).toMatchObject({ ok: true, uid: issued.rawUid, siteId: issued.siteId, version: 4 })
   })
 
-  it("bidstream: decrypt never throws for bad tokens; refresh and status", async () => {
+  it("bidstream: decrypt never throws for bad tokens or odd values; refresh and status", async () => {
     const client = await createBidstreamClient(credentials(TestOperator.DSP_CLIENT))
     try {
       expect(client.decrypt("!garbage")).toMatchObject({ ok: false, reason: "InvalidPayload" })
+      for (const odd of [null, undefined, 42, {}, [], Buffer.from("x")]) {
+        expect(client.decrypt(odd as unknown as string)).toMatchObject({ ok: false, reason: "InvalidPayload" })
+      }
       const before = await run(op.requestCount("/v2/key/bidstream"))
       await client.refresh()
       expect(await run(op.requestCount("/v2/key/bidstream"))).toBe(before + 1)

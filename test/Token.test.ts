@@ -5,7 +5,7 @@ import * as Base64 from "../src/internal/base64.js"
 import { fromHex, toHex } from "../src/internal/bytes.js"
 import * as KeyRing from "../src/KeyRing.js"
 import * as Token from "../src/Token.js"
-import { key, keyRing } from "../src/testing/Builders.js"
+import { key, keyRing, sharingRing } from "../src/testing/Builders.js"
 import { EXAMPLE_UID, MASTER_SECRET, PHONE_UID, selectCrypto, SITE_SECRET } from "./fixtures.js"
 
 const node = selectCrypto(() => {
@@ -223,5 +223,59 @@ describe("raw UIDs (tokens.md §2, §7.2)", () => {
     expect(Token.rawUidInfo("EKCoNGWPYng/whjBIwANJHKvvGlGyzARtDIAk95FlJyb")).toEqual({ generation: 3, identityScope: "EUID", identityType: "Email", environment: 0 })
     expect(Token.rawUidInfo("not base64")).toBeUndefined()
     expect(Token.rawUidInfo("AAAA")).toBeUndefined()
+  })
+})
+
+describe("length bounds", () => {
+  const NOW = GENERATED
+  const ring = keyRing({ keys: [master, site] })
+  const open = (text: string) => decrypt(ring, node, text, NOW, { clientType: "legacy" })
+  // A V3/V4 token is 131 bytes around its raw UID; Base64 of 768 bytes is exactly 1,024 characters.
+  const rawUidOf = (bytes: number) => Base64.encode(Uint8Array.from({ length: bytes }, (_, i) => (i * 7) & 0xff))
+  const tokenWith = (version: 3 | 4, uid: string) =>
+    Token.encode(node, { ...common, version, uid, identityScope: "UID2", identityType: "Email", privacyBits: 0 }, handleOf(master, node), handleOf(site, node), GCM_NONCES)!
+
+  it("the bound has a wide margin over real tokens: V2 180, V3 220, V4 219 characters", () => {
+    expect(Token.MAX_TOKEN_LENGTH).toBe(1024)
+    for (const text of [DV1, DV2, DV3, DV3_PADDED, DV4, CP1]) expect(text.length * 4).toBeLessThanOrEqual(Token.MAX_TOKEN_LENGTH)
+    expect(Math.max(DV1.length, DV2.length, DV3_PADDED.length, DV4.length)).toBe(220)
+  })
+
+  it("a V3/V4 token of exactly MAX_TOKEN_LENGTH characters decrypts; one character more is too long", () => {
+    const uid = rawUidOf(768 - 131)
+    for (const version of [3, 4] as const) {
+      const text = tokenWith(version, uid)
+      expect(text).toHaveLength(Token.MAX_TOKEN_LENGTH)
+      expect(open(text)).toMatchObject({ _tag: "DecryptedToken", uid, version })
+      // 1,025 characters: invalid Base64 anyway, but the length decides first.
+      expect(open(text + "A")).toMatchObject({ _tag: "InvalidPayload", detail: "token too long" })
+      // The next real token size (one more raw UID byte: 1,028 characters padded, 1,026 unpadded) is refused too.
+      const longer = tokenWith(version, rawUidOf(768 - 131 + 1))
+      expect(longer).toHaveLength(version === 3 ? Token.MAX_TOKEN_LENGTH + 4 : Token.MAX_TOKEN_LENGTH + 2)
+      expect(open(longer)).toMatchObject({ _tag: "InvalidPayload", detail: "token too long" })
+    }
+  })
+
+  it("a raw UID of exactly MAX_RAW_UID_LENGTH characters encrypts to a token that decrypts; longer fails", () => {
+    const keyed = sharingRing(NOW)
+    const random = selectCrypto((n) => new Uint8Array(n).fill(9))
+    const uid = rawUidOf((Token.MAX_RAW_UID_LENGTH / 4) * 3)
+    expect(uid).toHaveLength(Token.MAX_RAW_UID_LENGTH)
+    const text = encryptRawUid(keyed, random, uid, NOW)
+    expect(typeof text).toBe("string")
+    expect((text as string).length).toBeLessThanOrEqual(Token.MAX_TOKEN_LENGTH)
+    expect(decrypt(keyed, random, text as string, NOW, { clientType: "sharing" })).toMatchObject({ _tag: "DecryptedToken", uid })
+    for (const longer of [uid + "A", rawUidOf((Token.MAX_RAW_UID_LENGTH / 4) * 3 + 1)]) {
+      expect(longer.length).toBeGreaterThan(Token.MAX_RAW_UID_LENGTH)
+      expect(encryptRawUid(keyed, random, longer, NOW)).toMatchObject({ _tag: "EncryptionFailure", detail: "raw UID too long" })
+    }
+  })
+
+  it("rawUidInfo reads 44 characters at most", () => {
+    expect(PHONE_UID).toHaveLength(44)
+    expect(Token.rawUidInfo(PHONE_UID)).toMatchObject({ generation: 3 })
+    expect(Token.rawUidInfo(EXAMPLE_UID.slice(0, 43))).toEqual({ generation: 2 }) // padding is optional
+    expect(Token.rawUidInfo(PHONE_UID + "=")).toBeUndefined()
+    expect(Token.rawUidInfo(`${PHONE_UID}AAAA`)).toBeUndefined()
   })
 })

@@ -188,4 +188,31 @@ describe("TokenGenerateInput", () => {
       expect(Either.isRight(TokenGenerateInput.fromPhone(s))).toBe(/^\+[0-9]{10,15}$/.test(s))
     }, { fastCheck: { numRuns: 1000 } })
   })
+
+  describe("untyped and over-long input", () => {
+    it("every constructor accepts input at its bound and rejects one character more", () => {
+      const email = `${"a".repeat(64)}@${"d".repeat(185)}.com` // 254 octets
+      expect(right(TokenGenerateInput.fromEmail(email)).value).toBe(createHash("sha256").update(email).digest("base64"))
+      expect(right(TokenGenerateInput.fromEmailUnhashed(email)).value).toBe(email)
+      expect(left(TokenGenerateInput.fromEmail(`a${email}`)).reason).toBe("TooLong")
+      expect(left(TokenGenerateInput.fromEmailUnhashed(`a${email}`)).reason).toBe("TooLong")
+      const phone = "+123456789012345"
+      expect(right(TokenGenerateInput.fromPhone(phone)).field).toBe("phone_hash")
+      expect(right(TokenGenerateInput.fromPhoneUnhashed(phone)).value).toBe(phone)
+      expect(left(TokenGenerateInput.fromPhone(`${phone}6`)).reason).toBe("DigitCount")
+      expect(left(TokenGenerateInput.fromPhoneUnhashed(`${phone}6`)).reason).toBe("DigitCount")
+      expect(right(TokenGenerateInput.fromHashedEmail(USER_HASH)).value).toBe(USER_HASH)
+      expect(left(TokenGenerateInput.fromHashedEmail(`${USER_HASH}A`)).reason).toBe("Length")
+      expect(left(TokenGenerateInput.fromHashedPhone(`${PHONE_HASH}A`)).reason).toBe("Length")
+    })
+
+    it("a consent string that is not a string adds nothing, so the request JSON can always be built", () => {
+      const input = right(TokenGenerateInput.fromHashedEmail(USER_HASH))
+      const withTcf = TokenGenerateInput.withTransparencyAndConsentString(input, TCF)
+      for (const odd of [undefined, null, 42, 10n, Symbol("tcf"), { toJSON: () => { throw new Error("no") } }] as ReadonlyArray<unknown>) {
+        expect(TokenGenerateInput.toRequestJson(TokenGenerateInput.withTransparencyAndConsentString(input, odd as string))).toBe(P3)
+        expect(TokenGenerateInput.toRequestJson(TokenGenerateInput.withTransparencyAndConsentString(withTcf, odd as string))).toBe(P5)
+      }
+    })
+  })
 })

@@ -20,3 +20,18 @@ export const decryptExit = (result: DecryptResult): Exit.Exit<DecryptedToken, De
 /** A core encrypt result (token text or error) as an Exit. */
 export const encryptExit = (result: string | EncryptError): Exit.Exit<string, EncryptError> =>
   typeof result === "string" ? Exit.succeed(result) : Exit.fail(result)
+
+/**
+ * `Array.from(items, f)` that never throws for untyped callers: an argument that is not iterable
+ * counts as no items, and an iterator that throws ends the batch at that point.
+ */
+export const mapBatch = <A, B>(items: Iterable<A>, f: (item: A) => B): Array<B> => {
+  const out: Array<B> = []
+  try {
+    if (typeof (items as { [Symbol.iterator]?: unknown } | null | undefined)?.[Symbol.iterator] !== "function") return out
+    for (const item of items) out.push(f(item))
+  } catch {
+    // A hostile iterable: keep what was produced before it threw.
+  }
+  return out
+}
