@@ -412,16 +412,15 @@ export const config: Config.Config<Options> = Config.all({
 })
 
 /**
- * {@link layer} configured from {@link config}.
+ * {@link layer} configured from `options`; by default {@link config}.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<
-  HttpTransport,
-  InvalidClientSecret | ConfigError.ConfigError,
-  Crypto | HttpClient.HttpClient
-> = Layer.scoped(HttpTransport, Effect.flatMap(config, make))
+export const layerConfig = (
+  options: Config.Config<Options> = config
+): Layer.Layer<HttpTransport, InvalidClientSecret | ConfigError.ConfigError, Crypto | HttpClient.HttpClient> =>
+  Layer.scoped(HttpTransport, Effect.flatMap(options, make))
 
 const nodeHttpClient = Layer.unwrapEffect(
   Effect.map(
@@ -447,5 +446,7 @@ export const layerNode = (options: Options): Layer.Layer<HttpTransport, InvalidC
  * @since 0.1.0
  * @category layers
  */
-export const layerNodeConfig: Layer.Layer<HttpTransport, InvalidClientSecret | ConfigError.ConfigError, Crypto> =
-  layerConfig.pipe(Layer.provide(nodeHttpClient))
+export const layerNodeConfig = (
+  options: Config.Config<Options> = config
+): Layer.Layer<HttpTransport, InvalidClientSecret | ConfigError.ConfigError, Crypto> =>
+  layerConfig(options).pipe(Layer.provide(nodeHttpClient))

@@ -712,7 +712,7 @@ describe("HttpTransport under TestClock (mock HttpClient)", () => {
           return Effect.succeed(HttpClientResponse.fromWeb(request, new Response(null, { status: 403 })))
         })
       )
-      const layer = HttpTransport.layerConfig.pipe(
+      const layer = HttpTransport.layerConfig().pipe(
         Layer.provide([Crypto.layerNode, client]),
         Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(
           new Map([
@@ -730,7 +730,7 @@ describe("HttpTransport under TestClock (mock HttpClient)", () => {
 
       const missing = yield* Effect.flip(Effect.provide(
         HttpTransport.HttpTransport,
-        HttpTransport.layerConfig.pipe(
+        HttpTransport.layerConfig().pipe(
           Layer.provide([Crypto.layerNode, client]),
           Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["UID2_API_KEY", API_KEY]]))))
         )
