@@ -65,6 +65,14 @@ export const GENERATE_PATH = "/v2/token/generate"
  */
 export const REFRESH_PATH = "/v2/token/refresh"
 
+/**
+ * The token validate endpoint.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const VALIDATE_PATH = "/v2/token/validate"
+
 // ---------------------------------------------------------------------------
 // Results
 
@@ -195,7 +203,7 @@ export const SessionResult = Data.taggedEnum<SessionResult>()
  * @since 0.1.0
  * @category errors
  */
-export type Operation = "generate" | "refresh"
+export type Operation = "generate" | "refresh" | "validate"
 
 const MAX_TEXT = 200
 
@@ -466,6 +474,124 @@ const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> =>
 const utf8 = new TextEncoder()
 
 // ---------------------------------------------------------------------------
+// Token validation
+
+/**
+ * The DII to check a token against with
+ * {@link PublisherClientShape.validateToken}, sent exactly as given (this is
+ * how a publisher tests its own normalization and hashing): an email
+ * (normalized or not), the Base64 SHA-256 of a normalized email, a phone in
+ * E.164 form, or the Base64 SHA-256 of one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ValidateDii =
+  | { readonly email: string }
+  | { readonly emailHash: string }
+  | { readonly phone: string }
+  | { readonly phoneHash: string }
+
+/**
+ * The longest advertising token {@link PublisherClientShape.validateToken}
+ * sends (characters); real ones are a few hundred.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_VALIDATE_TOKEN_LENGTH = 4_096
+
+/**
+ * The longest DII value {@link PublisherClientShape.validateToken} sends
+ * (characters).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_VALIDATE_DII_LENGTH = 1_024
+
+/**
+ * Refused locally, without a request: the token or the DII is not a string
+ * within its bound ({@link MAX_VALIDATE_TOKEN_LENGTH},
+ * {@link MAX_VALIDATE_DII_LENGTH}), or the DII does not have exactly one of
+ * `email`, `emailHash`, `phone`, `phoneHash`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidValidateInput extends Data.TaggedError("InvalidValidateInput")<{ readonly detail: string }> {
+  override get message() {
+    return `token validate input rejected: ${this.detail}`
+  }
+}
+
+/**
+ * Every way {@link PublisherClientShape.validateToken} can fail. A token the
+ * operator cannot attribute to the caller (another site's, or not one of its
+ * tokens) is a 400: {@link ClientError}.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ValidateTokenError =
+  | InvalidValidateInput
+  | UnexpectedStatus
+  | ClientError
+  | Unauthorized
+  | InvalidResponse
+  | TransportError
+
+const VALIDATE_FIELDS = [
+  ["email", "email"],
+  ["emailHash", "email_hash"],
+  ["phone", "phone"],
+  ["phoneHash", "phone_hash"]
+] as const
+
+/** The request JSON of a validate call, or why it cannot be sent. */
+const validateRequestJson = (token: unknown, dii: unknown): Either.Either<string, InvalidValidateInput> => {
+  const reject = (detail: string) => Either.left(new InvalidValidateInput({ detail }))
+  if (typeof token !== "string" || token.length === 0 || token.length > MAX_VALIDATE_TOKEN_LENGTH) {
+    return reject(`the token must be a non-empty string of at most ${MAX_VALIDATE_TOKEN_LENGTH} characters`)
+  }
+  if (typeof dii !== "object" || dii === null) return reject("the DII must be an object")
+  const present = VALIDATE_FIELDS.filter(([key]) => (dii as Record<string, unknown>)[key] !== undefined)
+  if (present.length !== 1) return reject("the DII must have exactly one of email, emailHash, phone, phoneHash")
+  const [key, field] = present[0]!
+  const value = (dii as Record<string, unknown>)[key]
+  if (typeof value !== "string" || value.length > MAX_VALIDATE_DII_LENGTH) {
+    return reject(`${key} must be a string of at most ${MAX_VALIDATE_DII_LENGTH} characters`)
+  }
+  return Either.right(JSON.stringify({ token, [field]: value }))
+}
+
+/** `{"body": true|false, "status": "success"}` → the boolean. */
+const parseValidateResponse = (json: string): Either.Either<boolean, UnexpectedStatus | InvalidResponse> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(json)
+  } catch {
+    return invalid("validate", "token validate response is not valid JSON")
+  }
+  if (!isJsonObject(parsed)) return invalid("validate", "token validate response is not a JSON object")
+  const status = parsed["status"]
+  if (typeof status !== "string") return invalid("validate", "token validate response has no status")
+  if (status !== "success") return Either.left(new UnexpectedStatus({ operation: "validate", status }))
+  const body = parsed["body"]
+  return typeof body === "boolean"
+    ? Either.right(body)
+    : invalid("validate", "token validate response body is not a boolean")
+}
+
+/** 400 → ClientError, 401/403 → Unauthorized, anything else stays a transport error. */
+const mapValidateRejected = (error: OperatorRejected): ClientError | Unauthorized | OperatorRejected =>
+  error.httpStatus === 400
+    ? clientError("validate", error)
+    : isUnauthorized(error)
+    ? new Unauthorized({ operation: "validate", httpStatus: error.httpStatus, status: error.status })
+    : error
+
+// ---------------------------------------------------------------------------
 // Service
 
 /**
@@ -502,6 +628,14 @@ export interface PublisherClientShape {
   readonly refreshIfNeeded: (
     identity: IdentityTokens.IdentityTokens
   ) => Effect.Effect<SessionResult, RefreshIfNeededError>
+  /**
+   * `POST /v2/token/validate`: `true` when `token` (an advertising token the
+   * caller generated) was generated from `dii`, `false` otherwise. The DII is
+   * sent exactly as given, so `false` for a hash points at the caller's
+   * normalization or hashing. Meant for testing an integration, not for
+   * production traffic.
+   */
+  readonly validateToken: (token: string, dii: ValidateDii) => Effect.Effect<boolean, ValidateTokenError>
 }
 
 /**
@@ -596,7 +730,18 @@ export const make: Effect.Effect<PublisherClientShape, never, HttpTransport.Http
         }
       })
 
-    return PublisherClient.of({ generateToken, refreshToken, refreshIfNeeded })
+    const validateToken = (token: string, dii: ValidateDii) =>
+      fromEither(validateRequestJson(token, dii)).pipe(
+        Effect.flatMap((json) =>
+          transport.post(VALIDATE_PATH, utf8.encode(json)).pipe(
+            Effect.catchTag("OperatorRejected", (error) => Effect.fail(mapValidateRejected(error)))
+          )
+        ),
+        Effect.flatMap((json) => fromEither(parseValidateResponse(json))),
+        Effect.withSpan("effect-uid2/Publisher.validateToken")
+      )
+
+    return PublisherClient.of({ generateToken, refreshToken, refreshIfNeeded, validateToken })
   })
 
 // ---------------------------------------------------------------------------

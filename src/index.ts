@@ -21,6 +21,8 @@ export * as HttpTransport from "./HttpTransport.js"
 /** @since 0.1.0 */
 export * as Identity from "./Identity.js"
 /** @since 0.1.0 */
+export * as IdentityMap from "./IdentityMap.js"
+/** @since 0.1.0 */
 export * as IdentityTokens from "./IdentityTokens.js"
 /** @since 0.1.0 */
 export * as KeyRing from "./KeyRing.js"
@@ -28,6 +30,8 @@ export * as KeyRing from "./KeyRing.js"
 export * as KeyRefresher from "./KeyRefresher.js"
 /** @since 0.1.0 */
 export * as KeyStore from "./KeyStore.js"
+/** @since 0.1.0 */
+export * as OptOut from "./OptOut.js"
 /** @since 0.1.0 */
 export * as Publisher from "./Publisher.js"
 /** @since 0.1.0 */

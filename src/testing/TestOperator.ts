@@ -1,7 +1,7 @@
 /**
  * `TestOperator`: a real UID2/EUID operator for tests. It serves the operator
- * endpoints the SDK uses (key refresh, token generate and refresh, identity
- * map v2/v3 and buckets) over HTTP on 127.0.0.1 with the real envelope
+ * endpoints the SDK uses (key refresh, token generate, refresh and validate,
+ * identity map v2/v3 and buckets, opt-out status) over HTTP on 127.0.0.1 with the real envelope
  * (envelope.md), the real credentials checks, its own key ring and salt
  * buckets, the opt-out test identities, and scripted faults and key rotation.
  * The same handlers are reachable without sockets through
@@ -27,7 +27,8 @@
  *   without the endpoint's role also gets 401 `{"status":"unauthorized"}`,
  *   as the real operator's auth middleware answers. Roles: `/v2/key/sharing`
  *   SHARER or ID_READER; `/v2/key/bidstream` and `/v2/key/latest` ID_READER;
- *   `/v2/token/generate` GENERATOR; identity map and buckets MAPPER.
+ *   `/v2/token/generate` and `/v2/token/validate` GENERATOR; identity map
+ *   and buckets MAPPER; `/v2/optout/status` MAPPER, ID_READER or SHARER.
  *   `/v2/token/refresh` needs no role and no key: without an `Authorization`
  *   header its errors carry the generic status `error` instead of
  *   `invalid_token`/`expired_token`; a header with an unknown key gets 401.
@@ -50,10 +51,25 @@
  *   (identity, bucket salt). {@link TestOperatorShape.rotateSalts} changes it.
  * - **Refresh tokens.** The 388-character wrapper of tokens.md §8, encrypted
  *   with an operator refresh key; stateless, so they survive key rotation.
+ * - **Opt-out status** reports the raw UIDs (current, and previous while
+ *   identity map still reports it) of every opted-out identity: the built-in
+ *   test identities since {@link TEST_IDENTITIES_OPTED_OUT_SINCE}, those of
+ *   `optOut` since the operator time of that call. More than 5,000
+ *   `advertising_ids` → 400.
+ * - **Token validate** decrypts the token with the operator's own keys (V3
+ *   and V4 tokens, as generate issues) and answers whether its raw UID is the
+ *   DII's current or previous one. 400 when not exactly one DII field is
+ *   given, the DII is invalid, the token does not decrypt, or its site is not
+ *   the caller's.
  * - **Faults** are queued in the order scripted. Each request takes at most
  *   one of the drop / fail / malformed faults (the oldest that matches its
  *   path); wrong-nonce faults are taken only by requests that would get an
- *   enveloped 200 answer.
+ *   enveloped 200 answer. Rules of {@link TestOperatorShape.scriptRequests}
+ *   are matched on the decrypted request, after those faults, auth and the
+ *   envelope: the oldest matching rule is taken.
+ * - **In flight**: a request counts from the moment its body has been read
+ *   until its answer is ready to send (after latency and stalls);
+ *   {@link TestOperatorShape.maxInFlight} reports the most seen at once.
  *
  * @since 0.1.0
  */
@@ -106,7 +122,7 @@ export {
   type Role,
   SHARER_CLIENT
 } from "./operator/clients.js"
-export { TestIdentities } from "./operator/identities.js"
+export { TEST_IDENTITIES_OPTED_OUT_SINCE, TestIdentities } from "./operator/identities.js"
 // Imported above for the links and signatures of this module.
 export { type ClientCredentials, DEFAULT_CLIENTS, DEFAULT_SITE_DATA, MASTER_KEYSET_ID, Paths, type SiteData, TestOperatorError }
 
@@ -221,8 +237,8 @@ export interface RequestLogEntry {
   readonly atMs: number
   /** HTTP status answered, or `"dropped"`. `undefined` while in flight. */
   readonly status: number | "dropped" | undefined
-  /** The scripted fault this request took, if any. */
-  readonly fault: "fail" | "malformed" | "wrongNonce" | "drop" | undefined
+  /** The scripted fault this request took, if any (`scripted`: a {@link RequestRule}). */
+  readonly fault: "fail" | "malformed" | "wrongNonce" | "drop" | "scripted" | undefined
 }
 
 /**
@@ -245,6 +261,30 @@ export interface FaultOptions {
 export interface FailOptions extends FaultOptions {
   /** Sets a `Retry-After` header (seconds). */
   readonly retryAfterSeconds?: number | undefined
+}
+
+/**
+ * A scripted answer for particular requests, matched on their decrypted
+ * content: e.g. "429 for the identity-map request that carries this hash",
+ * or "hold the answer to the next opt-out request for a minute". Durations
+ * accept anything `Duration.decode` does.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestRule {
+  /** Only requests to this path; default any enveloped endpoint. */
+  readonly path?: string | undefined
+  /** Which requests, by their decrypted request JSON (`undefined` for key refreshes); default all. */
+  readonly when?: ((payload: unknown) => boolean) | undefined
+  /** How many matching requests take the rule; default 1, `Infinity` for every one. */
+  readonly times?: number | undefined
+  /** Answer this status (429 with no body, others a plain JSON error) instead of the real answer. */
+  readonly status?: number | undefined
+  /** Sets a `Retry-After` header (seconds) on the `status` answer. */
+  readonly retryAfterSeconds?: number | undefined
+  /** Hold the answer this long before sending it: a stalled request (the client's timeout may fire first). */
+  readonly stall?: Duration.DurationInput | undefined
 }
 
 /**
@@ -395,14 +435,18 @@ export interface TestOperatorShape {
   readonly wrongNonceNext: (n: number, options?: FaultOptions) => Effect.Effect<void>
   /** The next `n` requests have their connection destroyed without an answer. */
   readonly dropConnectionNext: (n: number, options?: FaultOptions) => Effect.Effect<void>
-  /** Forgets every pending fault and the latency. */
+  /** Adds a rule that answers (or stalls) the requests it matches; see {@link RequestRule}. */
+  readonly scriptRequests: (rule: RequestRule) => Effect.Effect<void>
+  /** Forgets every pending fault and rule, and the latency. */
   readonly clearFaults: () => Effect.Effect<void>
 
   /** Every request received, oldest first. */
   readonly requests: Effect.Effect<ReadonlyArray<RequestLogEntry>>
   /** How many requests reached `path` (default: any path). */
   readonly requestCount: (path?: string) => Effect.Effect<number>
-  /** Forgets the request log. */
+  /** The most requests to `path` (default: any path) that were in flight at once. */
+  readonly maxInFlight: (path?: string) => Effect.Effect<number>
+  /** Forgets the request log, and resets {@link TestOperatorShape.maxInFlight} to the requests in flight now. */
   readonly clearRequests: () => Effect.Effect<void>
 }
 

@@ -75,7 +75,11 @@ export const makeCore = (config: Config, startMs: number) => {
       rotateSalts: (bucketIds?: ReadonlyArray<string>) => Effect.map(now, (nowMs) => identities.rotateSalts(bucketIds, nowMs)),
       rawUidOf: (input: DiiInput) =>
         Effect.flatMap(identities.resolveInput(input), (id) => Effect.map(now, (nowMs) => identities.mapping(id, nowMs).current)),
-      optOut: (input: DiiInput) => Effect.map(identities.resolveInput(input), (id) => identities.optOut(id)),
+      optOut: (input: DiiInput) =>
+        Effect.flatMap(
+          identities.resolveInput(input),
+          (id) => Effect.map(now, (nowMs) => identities.optOut(id, nowMs))
+        ),
       issueToken: tokens.issueToken,
       ...faults.scripting
     }

@@ -12,9 +12,11 @@ import type { Faults, MutableLogEntry } from "./faults.js"
 import type { Identities } from "./identities.js"
 import { makeIdentityMapEndpoints } from "./identityMap.js"
 import type { KeyRingState } from "./keys.js"
+import { makeOptOutEndpoint } from "./optout.js"
 import { type Answer, clientError, type CoreOutcome, type CoreRequest, json, Paths, success, unauthorized } from "./protocol.js"
 import { makeTokenEndpoints } from "./tokenEndpoints.js"
 import type { Tokens } from "./tokens.js"
+import { makeValidateEndpoint } from "./validate.js"
 
 /** Largest request body accepted (1 MiB). */
 const MAX_BODY = 1_048_576
@@ -35,9 +37,11 @@ export const makeRoute = (
 ) => {
   const { crypto } = config
   const { bidstreamBody, latestBody, sharingBody } = keyRing
-  const { takeFault } = faults
+  const { applyRule, takeFault } = faults
   const { generate, refresh } = makeTokenEndpoints(config, clientsByKey, keyRing, identities, tokens)
   const { bucketsSince, mapV2, mapV3 } = makeIdentityMapEndpoints(identities)
+  const optoutStatus = makeOptOutEndpoint(identities)
+  const validate = makeValidateEndpoint(crypto, keyRing.keyById, identities)
 
   const envelopeError = (e: EnvelopeError): CoreOutcome => {
     switch (e.reason) {
@@ -82,7 +86,10 @@ export const makeRoute = (
     })
     if (Either.isLeft(decoded)) return envelopeError(decoded.left)
     const request = decoded.right
-    const result = handler(client, request.json === undefined ? undefined : JSON.parse(request.json), nowMs)
+    const payload: unknown = request.json === undefined ? undefined : JSON.parse(request.json)
+    const scripted = applyRule(req.path, payload, entry)
+    if (scripted !== undefined) return scripted
+    const result = handler(client, payload, nowMs)
     if (result._tag !== "Answer") return result
     let nonce = request.nonce
     if (takeFault(["wrongNonce"], req.path) !== undefined) {
@@ -118,6 +125,10 @@ export const makeRoute = (
         return enveloped(req, nowMs, ["MAPPER"], entry, mapV2)
       case Paths.identityBuckets:
         return enveloped(req, nowMs, ["MAPPER"], entry, bucketsSince)
+      case Paths.optoutStatus:
+        return enveloped(req, nowMs, ["MAPPER", "ID_READER", "SHARER"], entry, optoutStatus)
+      case Paths.tokenValidate:
+        return enveloped(req, nowMs, ["GENERATOR"], entry, validate)
       default:
         return enveloped(req, nowMs, ["MAPPER"], entry, mapV3)
     }

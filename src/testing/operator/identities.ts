@@ -39,6 +39,15 @@ export const TestIdentities = {
 } as const
 
 
+/**
+ * The `opted_out_since` (epoch ms) that `/v2/optout/status` reports for the
+ * raw UIDs of the built-in opt-out test identities.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const TEST_IDENTITIES_OPTED_OUT_SINCE = 1_633_643_601_000
+
 const DAY = 86_400_000
 const SALT_REFRESH_MS = 30 * DAY
 const PREVIOUS_UID_WINDOW_MS = 90 * DAY
@@ -156,14 +165,29 @@ export const makeIdentities = (config: Config, startMs: number) => {
     return hash === undefined ? undefined : { type: typeOfField(field), firstLevelHash: firstLevelHashOf(hash) }
   }
 
-  const optedOut = new Set<string>()
+  /** Opted-out identities by first-level hash, with the time they opted out. */
+  const optedOut = new Map<string, { readonly id: ResolvedIdentity; readonly sinceMs: number }>()
   const refreshOptedOut = new Set<string>()
   const flhKey = (id: ResolvedIdentity) => Base64.encode(id.firstLevelHash)
-  optedOut.add(flhKey(resolve("email", TestIdentities.optoutEmail)!))
-  optedOut.add(flhKey(resolve("phone", TestIdentities.optoutPhone)!))
+  const optOut = (id: ResolvedIdentity, sinceMs: number) => {
+    if (!optedOut.has(flhKey(id))) optedOut.set(flhKey(id), { id, sinceMs })
+  }
+  optOut(resolve("email", TestIdentities.optoutEmail)!, TEST_IDENTITIES_OPTED_OUT_SINCE)
+  optOut(resolve("phone", TestIdentities.optoutPhone)!, TEST_IDENTITIES_OPTED_OUT_SINCE)
   refreshOptedOut.add(flhKey(resolve("email", TestIdentities.refreshOptoutEmail)!))
   refreshOptedOut.add(flhKey(resolve("phone", TestIdentities.refreshOptoutPhone)!))
   const isOptedOut = (id: ResolvedIdentity) => optedOut.has(flhKey(id))
+
+  /** The raw UIDs (current, and previous while it is still reported) of every opted-out identity, with its time. */
+  const optedOutRawUids = (nowMs: number): ReadonlyMap<string, number> => {
+    const out = new Map<string, number>()
+    for (const { id, sinceMs } of optedOut.values()) {
+      const m = mapping(id, nowMs)
+      out.set(m.current, sinceMs)
+      if (m.previous !== null) out.set(m.previous, sinceMs)
+    }
+    return out
+  }
 
   const rotateSalts = (bucketIds: ReadonlyArray<string> | undefined, nowMs: number): ReadonlyArray<SaltBucket> => {
     const selected = bucketIds === undefined ? buckets : buckets.filter((b) => bucketIds.includes(b.id))
@@ -195,7 +219,8 @@ export const makeIdentities = (config: Config, startMs: number) => {
     resolveInput,
     isOptedOut,
     isRefreshOptedOut: (id: ResolvedIdentity) => refreshOptedOut.has(flhKey(id)),
-    optOut: (id: ResolvedIdentity) => void optedOut.add(flhKey(id))
+    optOut,
+    optedOutRawUids
   }
 }
 

@@ -18,7 +18,9 @@ export const Paths = {
   tokenRefresh: "/v2/token/refresh",
   identityMap: "/v2/identity/map",
   identityBuckets: "/v2/identity/buckets",
-  identityMapV3: "/v3/identity/map"
+  identityMapV3: "/v3/identity/map",
+  optoutStatus: "/v2/optout/status",
+  tokenValidate: "/v2/token/validate"
 } as const
 
 /** A request as the handlers see it. */
