@@ -26,17 +26,21 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
+import type * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Bidstream from "./Bidstream.js"
 import type { Crypto } from "./Crypto.js"
 import type { DecryptError, EncryptError } from "./DecryptError.js"
 import type * as Dii from "./Dii.js"
 import type { DecryptResult as CoreDecryptResult } from "./Decryption.js"
 import * as HttpTransport from "./HttpTransport.js"
+import * as IdentityMap from "./IdentityMap.js"
 import * as IdentityTokens from "./IdentityTokens.js"
 import { layerBestCrypto } from "./internal/bestCrypto.js"
 import type * as KeyRefresher from "./KeyRefresher.js"
 import * as KeyStore from "./KeyStore.js"
+import * as OptOut from "./OptOut.js"
 import * as Publisher from "./Publisher.js"
 import * as Sharing from "./Sharing.js"
 import type { TokenDetails } from "./Token.js"
@@ -224,6 +228,47 @@ export interface PublisherClient extends Closable {
   readonly refreshToken: (identityJson: string, options?: CallOptions) => Promise<TokenResult>
   /** Keeps, refreshes or drops a stored identity: the per-request session step. */
   readonly refreshIfNeeded: (identityJson: string, options?: CallOptions) => Promise<SessionResult>
+  /**
+   * `/v2/token/validate`: whether `token` was generated for `dii`, sent
+   * exactly as given (an email, a phone, or their hashes).
+   */
+  readonly validateToken: (token: string, dii: Publisher.ValidateDii, options?: CallOptions) => Promise<boolean>
+}
+
+/**
+ * An advertiser's identity map client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IdentityMapClient extends Closable {
+  /**
+   * Maps identities as they come (a list, a generator, a stream read line by
+   * line…), yielding one result per input as requests finish, with bounded
+   * memory however long the input.
+   */
+  readonly map: (
+    inputs: Iterable<Identity> | AsyncIterable<Identity>,
+    options?: CallOptions & IdentityMap.MapOptions
+  ) => AsyncIterable<IdentityMap.MapResult>
+  /** Maps a small list and groups the results. */
+  readonly mapAll: (inputs: Iterable<Identity>, options?: CallOptions) => Promise<IdentityMap.MapResponse>
+}
+
+/**
+ * An opt-out status client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OptOutClient extends Closable {
+  /** The opt-out status of raw UID2s as they come, one result per raw UID. */
+  readonly optOut: (
+    rawUids: Iterable<string> | AsyncIterable<string>,
+    options?: CallOptions & OptOut.StatusOptions
+  ) => AsyncIterable<OptOut.StatusResult>
+  /** The opt-out status of a small list, grouped. */
+  readonly optOutAll: (rawUids: Iterable<string>, options?: CallOptions) => Promise<OptOut.StatusResponse>
 }
 
 // ---------------------------------------------------------------------------
@@ -245,6 +290,8 @@ const toError = (cause: Cause.Cause<unknown>): Uid2Error => {
 interface Started<S> {
   readonly service: S
   readonly run: <A, E>(effect: Effect.Effect<A, E>, options?: CallOptions) => Promise<A>
+  /** A stream's elements as an async iterable; aborting the signal ends it. */
+  readonly iterate: <A, E>(stream: Stream.Stream<A, E>, options?: CallOptions) => AsyncIterable<A>
   readonly closable: Closable
 }
 
@@ -263,9 +310,24 @@ const start = async <I, S, E>(
   }
   let closing: Promise<void> | undefined
   const close = () => (closing ??= runtime.dispose())
+  const iterateOn = (rt: Runtime.Runtime<I>) =>
+  <A, E2>(stream: Stream.Stream<A, E2, I>, options?: CallOptions): AsyncIterable<A> => {
+    const signal = options?.signal
+    const bounded = signal === undefined ? stream : Stream.interruptWhen(
+      stream,
+      Effect.async<void>((resume) => {
+        if (signal.aborted) return resume(Effect.void)
+        const onAbort = () => resume(Effect.void)
+        signal.addEventListener("abort", onAbort, { once: true })
+        return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+      })
+    )
+    return Stream.toAsyncIterableRuntime<A, I>(rt)(Stream.mapError(bounded, (e) => toError(Cause.fail(e))))
+  }
   try {
     const service = await run(tag)
-    return { service, run, closable: { close, [Symbol.asyncDispose]: close } }
+    const iterate = iterateOn(await runtime.runtime())
+    return { service, run, iterate, closable: { close, [Symbol.asyncDispose]: close } }
   } catch (error) {
     await close()
     throw error
@@ -427,6 +489,72 @@ export const createPublisherClient = async (options: ConnectionOptions): Promise
         }),
         callOptions
       ),
+    validateToken: (token, dii, callOptions) => run(service.validateToken(token, dii), callOptions),
+    ...closable
+  }
+}
+
+const toInput = (identity: Identity): IdentityMap.Input => {
+  const value = (typeof identity === "object" && identity !== null ? identity : {}) as Partial<
+    Record<"email" | "phone" | "emailHash" | "phoneHash", string>
+  >
+  return value.email !== undefined
+    ? IdentityMap.Input.Email({ value: value.email })
+    : value.phone !== undefined
+    ? IdentityMap.Input.Phone({ value: value.phone })
+    : value.emailHash !== undefined
+    ? IdentityMap.Input.EmailHash({ value: value.emailHash })
+    // Anything else is sent as a phone hash and comes back as that item's invalid-input result.
+    : IdentityMap.Input.PhoneHash({ value: value.phoneHash as string })
+}
+
+const streamOf = <A>(items: Iterable<A> | AsyncIterable<A>): Stream.Stream<A, Uid2Error> =>
+  Symbol.asyncIterator in Object(items)
+    ? Stream.fromAsyncIterable(items as AsyncIterable<A>, (cause) =>
+      new Uid2Error("the input iterable failed", "InputFailed", { cause }))
+    : Stream.fromIterable(items as Iterable<A>)
+
+/**
+ * Starts an identity map client (v3): emails, phones and their hashes to
+ * raw UID2s, in requests of at most 5,000 items, at most 20 in flight,
+ * retrying 429, 5xx and timeouts.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const createIdentityMapClient = async (
+  options: ConnectionOptions & IdentityMap.ClientOptions
+): Promise<IdentityMapClient> => {
+  const { closable, iterate, run, service } = await start(
+    IdentityMap.IdentityMapClient,
+    IdentityMap.layer({ ...options, ...transportOptions(options) }),
+    options
+  )
+  return {
+    map: (inputs, callOptions) => iterate(service.mapStream(Stream.map(streamOf(inputs), toInput), callOptions), callOptions),
+    mapAll: (inputs, callOptions) => run(service.map(Array.from(inputs, toInput)), callOptions),
+    ...closable
+  }
+}
+
+/**
+ * Starts an opt-out status client: requests of at most 5,000 raw UID2s,
+ * one at a time unless `privateOperator` allows more.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const createOptOutClient = async (
+  options: ConnectionOptions & OptOut.ClientOptions
+): Promise<OptOutClient> => {
+  const { closable, iterate, run, service } = await start(
+    OptOut.OptOutClient,
+    OptOut.layer({ ...options, ...transportOptions(options) }),
+    options
+  )
+  return {
+    optOut: (rawUids, callOptions) => iterate(service.statusStream(streamOf(rawUids), callOptions), callOptions),
+    optOutAll: (rawUids, callOptions) => run(service.status(rawUids), callOptions),
     ...closable
   }
 }

@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import { createBidstreamClient, createPublisherClient, createSharingClient, Uid2Error } from "../src/promise.js"
+import {
+  createBidstreamClient,
+  createIdentityMapClient,
+  createOptOutClient,
+  createPublisherClient,
+  createSharingClient,
+  Uid2Error
+} from "../src/promise.js"
 import * as TestOperator from "../src/testing/TestOperator.js"
 
 let op: TestOperator.TestOperatorShape
@@ -102,5 +109,35 @@ describe("effect-uid2/promise", () => {
     } finally {
       await run(op.setLatency(0))
     }
+  })
+
+  it("publisher: validateToken answers true for the token's own DII and false for another", async () => {
+    await using publisher = await createPublisherClient(credentials(TestOperator.PUBLISHER_CLIENT))
+    const generated = await publisher.generateToken({ email: "validate@example.com" })
+    if (generated.status !== "success") throw new Error("expected an identity")
+    expect(await publisher.validateToken(generated.advertisingToken, { email: "validate@example.com" })).toBe(true)
+    expect(await publisher.validateToken(generated.advertisingToken, { email: "other@example.com" })).toBe(false)
+  })
+
+  it("identity map and opt-out: async iterables in and out, one result per input", async () => {
+    await using mapper = await createIdentityMapClient({ ...credentials(TestOperator.MAPPER_CLIENT), maxBatchItems: 3 })
+    async function* people() {
+      for (let i = 0; i < 7; i++) yield { email: `person${i}@example.com` }
+      yield { phone: "+12345678901" }
+      yield { email: "not an email" }
+    }
+    const results = []
+    for await (const result of mapper.map(people())) results.push(result)
+    expect(results.map((r) => r._tag)).toEqual([...Array(8).fill("Mapped"), "Invalid"])
+    const rawUids = results.flatMap((r) => (r._tag === "Mapped" ? [r.currentRawUid] : []))
+    expect(rawUids).toHaveLength(8)
+    expect((await mapper.mapAll([{ email: "person0@example.com" }])).mapped).toHaveLength(1)
+
+    const gone = await run(op.rawUidOf({ email: "opted-out-later@example.com" }))
+    await run(op.optOut({ email: "opted-out-later@example.com" }))
+    await using optOut = await createOptOutClient(credentials(TestOperator.MAPPER_CLIENT))
+    const statuses = []
+    for await (const status of optOut.optOut([rawUids[0]!, gone])) statuses.push(status._tag)
+    expect(statuses).toEqual(["NotOptedOut", "OptedOut"])
   })
 })
