@@ -17,6 +17,8 @@ export interface Child {
   readonly waitForLine: (predicate: (line: string) => boolean) => Effect.Effect<string>
   /** Stderr as printed so far (for failure messages). */
   readonly stderr: () => string
+  /** Writes one line to the child's stdin. */
+  readonly send: (line: string) => void
 }
 
 /** Starts `command args` with its lifetime tied to the current scope (SIGKILL on close if still running). */
@@ -29,7 +31,7 @@ export const spawnScoped = (
     Effect.gen(function*() {
       const exited = yield* Deferred.make<number | string>()
       const child = spawn(command, args, {
-        stdio: ["ignore", "pipe", "pipe"],
+        stdio: ["pipe", "pipe", "pipe"],
         env: { ...process.env, ...options.env },
         cwd: options.cwd
       })
@@ -48,12 +50,16 @@ export const spawnScoped = (
       })
       child.on("exit", (code, signal) => Deferred.unsafeDone(exited, Effect.succeed(code ?? signal ?? "unknown")))
       child.on("error", () => Deferred.unsafeDone(exited, Effect.succeed("spawn failed")))
+      child.stdin!.on("error", () => undefined)
       return {
         process: child,
         pid: child.pid ?? -1,
         lines,
         exited,
         stderr: () => stderr,
+        send: (line) => {
+          if (child.stdin?.writable) child.stdin.write(`${line}\n`)
+        },
         waitForLine: (predicate) =>
           Effect.async<string>((resume) => {
             const found = lines.find(predicate)
