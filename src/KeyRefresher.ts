@@ -29,23 +29,21 @@ import { Crypto } from "./Crypto.js"
 import type { NotInitialized } from "./DecryptError.js"
 import type { PreparedRing } from "./Decryption.js"
 import { HttpTransport } from "./HttpTransport.js"
-import { type KeyHolder, type KeySource, makeKeyHolder } from "./internal/keyHolder.js"
+import { type KeyHolder, makeKeyHolder } from "./internal/keyHolder.js"
 import { type Retryable, retrySchedule } from "./internal/retry.js"
 import * as KeyRing from "./KeyRing.js"
 import { KeyStore, type KeyStoreError, type KeyStoreShape, type Lease, type StoredRing } from "./KeyStore.js"
 import type { TransportError } from "./TransportError.js"
 
-export type {
-  /**
-   * Where the ring in use came from: `"operator"` (fetched by this client),
-   * `"store"` (loaded from the key store at start-up) or `"peer"` (saved to
-   * the key store by another process).
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  KeySource
-} from "./internal/keyHolder.js"
+/**
+ * Where the ring in use came from: `"operator"` (fetched by this client),
+ * `"store"` (loaded from the key store at start-up) or `"peer"` (saved to
+ * the key store by another process).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type KeySource = "operator" | "store" | "peer"
 
 /**
  * Which key endpoint to poll: DSPs use `/v2/key/bidstream`, sharers `/v2/key/sharing`.

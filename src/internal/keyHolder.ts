@@ -9,8 +9,9 @@ import { NotInitialized } from "../DecryptError.js"
 import { prepare, type PreparedRing } from "../Decryption.js"
 import type { StoredRing } from "../KeyStore.js"
 
-/** Where the ring in use came from: fetched by this client, loaded from the store at start-up, or saved by a peer. */
-export type KeySource = "operator" | "store" | "peer"
+import type { KeySource } from "../KeyRefresher.js"
+
+export type { KeySource }
 
 /**
  * One client's key state: the ring it decrypts with, prepared for its Crypto, plus what its status
