@@ -118,9 +118,9 @@ const fromKeys = (keys: KeyRefresher.KeyRefresherShape): BidstreamClientShape =>
   }
   const decryptSync = (token: string, domainOrAppName?: string | null, nowMs: number = Date.now()) => {
     const prepared = keys.current()
-    if (prepared === undefined) return keys.notInitialized()
+    if (prepared === undefined) return keys.record(keys.notInitialized())
     options.domainOrAppName = domainOrAppName
-    return decryptCore(prepared, token, nowMs, options)
+    return keys.record(decryptCore(prepared, token, nowMs, options))
   }
   return BidstreamClient.of({
     decryptSync,
@@ -133,7 +133,7 @@ const fromKeys = (keys: KeyRefresher.KeyRefresherShape): BidstreamClientShape =>
         const batch = { clientType: "bidstream", domainOrAppName } as const
         return Effect.succeed(mapBatch(
           tokens,
-          (token) => prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, now, batch)
+          (token) => keys.record(prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, now, batch))
         ))
       }),
     status: keys.status,

@@ -32,7 +32,7 @@ import { HttpTransport } from "./HttpTransport.js"
 import { type KeyHolder, makeKeyHolder } from "./internal/keyHolder.js"
 import { type Retryable, retrySchedule } from "./internal/retry.js"
 import * as KeyRing from "./KeyRing.js"
-import { KeyStore, type KeyStoreError, type StoredRing } from "./KeyStore.js"
+import { KeyStore, type KeyStoreError, type KeyStoreShape, type Lease, type StoredRing } from "./KeyStore.js"
 import type { TransportError } from "./TransportError.js"
 
 /**
@@ -233,6 +233,11 @@ export interface KeyRefresherShape {
   readonly awaitReady: (timeout?: Duration.DurationInput) => Effect.Effect<void, NotReady>
   /** The current health. */
   readonly status: Effect.Effect<Status>
+  /**
+   * Counts a decrypt or encrypt outcome for the `uid2_decrypt_total` metric
+   * and hands it back: one integer increment, no Effect, so it fits the hot path.
+   */
+  readonly record: <R extends { readonly _tag: string }>(result: R) => R
 }
 
 const DEFAULT_INTERVAL = Duration.hours(1)
@@ -240,11 +245,36 @@ const DEFAULT_RETRY_BASE = Duration.seconds(1)
 const DEFAULT_RETRY_MAX = Duration.minutes(5)
 const DEFAULT_STARTUP_TIMEOUT = Duration.seconds(30)
 
-const refreshes = Metric.counter("uid2_key_refresh_total", {
-  description: "UID2 key refreshes, by endpoint and outcome",
-  incremental: true
-})
-const ringAgeSeconds = Metric.gauge("uid2_key_ring_age_seconds", { description: "Age of the UID2 key ring in use" })
+/**
+ * The metrics every client reports, tagged with its key `endpoint`:
+ * `uid2_key_refresh_total` (counter; `outcome` success, failure or defect,
+ * and `source`: `operator`, `store:NAME` for a ring loaded from the store at
+ * start-up, `peer:NAME` for a ring another process saved), the age and key
+ * count of the ring in use (gauges), and `uid2_decrypt_total` (counter;
+ * `outcome` is `DecryptedToken` or the error's tag). Gauges and decrypt
+ * counts are sampled every few seconds, off the hot path.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics = {
+  refreshes: Metric.counter("uid2_key_refresh_total", {
+    description: "UID2 key refreshes and ring installs, by endpoint, outcome and source",
+    incremental: true
+  }),
+  ringAgeSeconds: Metric.gauge("uid2_key_ring_age_seconds", { description: "Age of the UID2 key ring in use" }),
+  keyCount: Metric.gauge("uid2_key_count", { description: "Keys in the UID2 key ring in use" }),
+  decrypts: Metric.counter("uid2_decrypt_total", {
+    description: "UID2 decrypts (and failed encrypts), by endpoint and outcome",
+    incremental: true
+  })
+}
+const { decrypts, keyCount, refreshes, ringAgeSeconds } = metrics
+
+/** How often a client copies its ring age, key count and decrypt counts into its metrics. */
+const METRICS_EVERY = Duration.seconds(5)
+/** The longest a lease is taken for: the leader extends it while it works, so a dead leader blocks the fleet this long. */
+const MAX_LEASE_TTL_MS = 15_000
 
 /** The default key store slot of an endpoint. */
 export const defaultSlot = (endpoint: KeyEndpoint): string =>
@@ -296,25 +326,29 @@ const makeTracker = (holder: KeyHolder, endpoint: string) =>
     let lastFailure: FailureRecord | undefined
     let consecutiveFailures = 0
     let defects = 0
-    const tagged = (outcome: string) => refreshes.pipe(Metric.tagged("endpoint", endpoint), Metric.tagged("outcome", outcome))
+    const tagged = (outcome: string, source: string) =>
+      refreshes.pipe(Metric.tagged("endpoint", endpoint), Metric.tagged("outcome", outcome), Metric.tagged("source", source))
+    /** Counts a ring installed without a refresh of this client's own (warm start, change feed). */
+    const counted = (source: string) => Metric.increment(tagged("success", source))
 
-    const succeeded = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.suspend(() => {
-        lastSuccessAt = now
-        lastFailure = undefined
-        consecutiveFailures = 0
-        holder.setLastFailure(undefined)
-        return Metric.increment(tagged("success"))
-      }))
+    const succeeded = (source: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.suspend(() => {
+          lastSuccessAt = now
+          lastFailure = undefined
+          consecutiveFailures = 0
+          holder.setLastFailure(undefined)
+          return Metric.increment(tagged("success", source))
+        }))
 
-    const failed = (error: RefreshError) =>
+    const failed = (error: RefreshError, source: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.suspend(() => {
           lastFailure = { at: now, reason: error.message, error }
           consecutiveFailures++
           if (error._tag === "RefreshDefect") defects++
           holder.setLastFailure(error.message)
-          return Metric.increment(tagged(error._tag === "RefreshDefect" ? "defect" : "failure")).pipe(
+          return Metric.increment(tagged(error._tag === "RefreshDefect" ? "defect" : "failure", source)).pipe(
             Effect.zipRight(isTransient(error) ? Effect.void : Deferred.succeed(rejected, undefined)),
             Effect.zipRight(
               Effect.logWarning("UID2 key refresh failed; keeping the previous keys").pipe(
@@ -324,6 +358,23 @@ const makeTracker = (holder: KeyHolder, endpoint: string) =>
           )
         }))
 
+    const ringAge = ringAgeSeconds.pipe(Metric.tagged("endpoint", endpoint))
+    const keys = keyCount.pipe(Metric.tagged("endpoint", endpoint))
+    const publishRing = (s: Status) =>
+      s.ringAgeMs === undefined
+        ? Effect.void
+        : Effect.zipRight(Metric.set(ringAge, s.ringAgeMs / 1000), Metric.set(keys, s.keyCount))
+
+    // Decrypt counts since the last sample, added to the counter per outcome.
+    const published = new Map<string, number>()
+    const publishDecrypts = Effect.suspend(() =>
+      Effect.forEach(holder.tally.counts(), ([outcome, count]) => {
+        const delta = count - (published.get(outcome) ?? 0)
+        if (delta === 0) return Effect.void
+        published.set(outcome, count)
+        return Metric.incrementBy(decrypts.pipe(Metric.tagged("endpoint", endpoint), Metric.tagged("outcome", outcome)), delta)
+      }, { discard: true })
+    )
     const status = Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.sync((): Status => {
         const ring = holder.current()?.ring
@@ -340,13 +391,9 @@ const makeTracker = (holder: KeyHolder, endpoint: string) =>
           ringAgeMs: fetchedAt === undefined ? undefined : Math.max(0, now - fetchedAt),
           keysUsableForMs: ring === undefined ? undefined : Math.max(0, ring.latestKeyExpiry - now)
         }
-      })).pipe(
-        Effect.tap((s) =>
-          s.ringAgeMs === undefined
-            ? Effect.void
-            : Metric.set(ringAgeSeconds.pipe(Metric.tagged("endpoint", endpoint)), s.ringAgeMs / 1000)
-        )
-      )
+      })).pipe(Effect.tap(publishRing))
+
+    const publishMetrics = Effect.zipRight(Effect.asVoid(status), publishDecrypts)
 
     const notReady = (reason: "Rejected" | "Timeout") => new NotReady({ reason, lastFailure: lastFailure?.reason })
 
@@ -361,8 +408,106 @@ const makeTracker = (holder: KeyHolder, endpoint: string) =>
       return Effect.flatMap(Deferred.isDone(holder.ready), (done) => done ? Effect.void : bounded)
     }
 
-    return { succeeded, failed, status, awaitReady, lastFailure: () => lastFailure }
+    return { succeeded, counted, failed, status, awaitReady, publishMetrics, lastFailure: () => lastFailure }
   })
+
+type Tracker = Effect.Effect.Success<ReturnType<typeof makeTracker>>
+
+// Samples are paced by the wall clock whatever Clock the client runs on: a test clock moved by hours
+// would otherwise wake the sampler thousands of times for nothing.
+const wallClock = Clock.make()
+const betweenSamples = Effect.withClock(Effect.sleep(METRICS_EVERY), wallClock)
+
+/** Copies ring age, key count and decrypt counts into the metrics now and then, and once more at the end. */
+const forkMetrics = (publish: Effect.Effect<void>) =>
+  Effect.zipRight(
+    Effect.addFinalizer(() => publish),
+    Effect.forkScoped(Effect.forever(Effect.zipRight(publish, betweenSamples)))
+  )
+
+interface Coordination {
+  readonly store: KeyStoreShape
+  readonly lease: NonNullable<KeyStoreShape["lease"]>
+  readonly slot: string
+  readonly endpoint: KeyEndpoint
+  readonly holder: KeyHolder
+  readonly tracker: Tracker
+  readonly interval: number
+  readonly jitter: number
+  readonly peerSource: string
+  /** This client's own fetch, with retries; never fails. */
+  readonly refresh: Effect.Effect<void>
+  readonly saveQuietly: (stored: StoredRing) => Effect.Effect<void>
+}
+
+/**
+ * One background refresh of a client whose store coordinates a fleet: a ring
+ * in the store fetched within the interval is taken as it is; otherwise the
+ * process that gets the lease calls the operator and saves the ring (the
+ * store keeps it only if it is newer), and the others wait for it on the
+ * change feed. When the store fails, the client keeps its ring and, after a
+ * jittered pause, fetches on its own; the next cycle tries the store again.
+ */
+const coordinatedRefresh = (c: Coordination): Effect.Effect<void> => {
+  // A ring fetched less than this long ago needs no fetch: it leaves at least the shortest jittered interval between fetches.
+  const freshForMs = c.interval * (1 - c.jitter)
+  const ttl = Duration.millis(Math.min(Math.max(c.interval, 1_000), MAX_LEASE_TTL_MS))
+  const isFresh = (fetchedAt: number, now: number) => now - fetchedAt < freshForMs
+
+  // Takes the stored ring when it is fresh, or saves ours when ours is fresh and newer; answers whether a fetch is needed.
+  const useFresh = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const stored = yield* c.store.load(c.slot)
+    const own = c.holder.fetchedAt()
+    const ownRing = c.holder.current()?.ring
+    if (Option.isSome(stored) && isFresh(stored.value.fetchedAt, now) && stored.value.ring.isValid(now) &&
+      stored.value.fetchedAt >= (own ?? -Infinity)) {
+      yield* c.holder.install(stored.value, "peer")
+      yield* c.tracker.succeeded(c.peerSource)
+      return false
+    }
+    if (own !== undefined && ownRing !== undefined && isFresh(own, now)) {
+      // Back from an outage with a ring of our own that is fresh: share it instead of fetching again.
+      yield* c.saveQuietly({ ring: ownRing, fetchedAt: own })
+      return false
+    }
+    return true
+  })
+
+  const asLeader = (lease: Lease) => {
+    // Keeps the lease while the fetch (and its retries) runs, so nobody else fetches meanwhile.
+    const keepAlive = Effect.forever(Effect.zipRight(Effect.sleep(Duration.times(ttl, 0.5)), Effect.ignore(lease.extend)))
+    // Someone may have refreshed between our look at the store and the lease: look again.
+    const work = Effect.flatMap(useFresh, (needed) => needed ? c.refresh : Effect.void)
+    return Effect.raceFirst(work, keepAlive).pipe(Effect.ensuring(Effect.ignore(lease.release)))
+  }
+
+  const attempt = (round: number): Effect.Effect<void, KeyStoreError> =>
+    Effect.gen(function*() {
+      if (!(yield* useFresh)) return
+      const lease = yield* c.lease(c.slot, ttl)
+      if (Option.isSome(lease)) return yield* asLeader(lease.value)
+      // Another process is fetching: its ring arrives on the change feed (or a poll) within the lease's TTL.
+      const before = c.holder.fetchedAt() ?? -Infinity
+      const arrived = yield* Effect.timeout(c.holder.awaitNewerThan(before), ttl).pipe(Effect.option)
+      if (Option.isSome(arrived)) return yield* c.tracker.succeeded(c.peerSource)
+      // Nothing came (a leader that died, a lost message): look again, at most a few times per cycle.
+      if (round < 2) return yield* attempt(round + 1)
+    })
+
+  const direct = (error: KeyStoreError) =>
+    Effect.gen(function*() {
+      yield* Effect.logWarning("UID2 key store unavailable for the fleet refresh; refreshing from the operator").pipe(
+        Effect.annotateLogs({ endpoint: c.endpoint, store: c.store.name, reason: error.message })
+      )
+      // Spread the fleet's direct fetches out instead of all calling the operator at once.
+      const pause = yield* Random.nextRange(0, Math.min(c.interval * 0.25, 30_000))
+      yield* Effect.sleep(Duration.millis(pause))
+      yield* c.refresh
+    })
+
+  return Effect.catchAll(attempt(0), direct)
+}
 
 /**
  * Builds a client's key state kept fresh from the operator, and forks its
@@ -396,6 +541,7 @@ export const make = (
     const holder = yield* makeKeyHolder(crypto, { endpoint, slot, store: store.name })
     const tracker = yield* makeTracker(holder, endpoint)
     const lock = yield* Effect.makeSemaphore(1)
+    const peerSource = `peer:${store.name}`
 
     const fetchRing: Effect.Effect<StoredRing, RefreshError> = Effect.gen(function*() {
       const json = yield* transport.post(endpoint, undefined)
@@ -405,17 +551,18 @@ export const make = (
       return { ring, fetchedAt: now }
     })
 
+    const saveQuietly = (stored: StoredRing) =>
+      // A store that cannot save does not undo a good refresh: the ring is in use already.
+      Effect.catchAll(store.save(slot, stored), (error) =>
+        Effect.logWarning("UID2 key store could not save the new ring").pipe(
+          Effect.annotateLogs({ endpoint, store: store.name, reason: error.message })
+        ))
+
     // One fetch, recorded in status; a defect anywhere in it becomes a RefreshDefect.
     const refresh: Effect.Effect<KeyRing.KeyRing, RefreshError> = lock.withPermits(1)(
       fetchRing.pipe(
         Effect.tap((stored) => holder.install(stored, "operator")),
-        Effect.tap((stored) =>
-          // A store that cannot save does not undo a good refresh: the ring is in use already.
-          Effect.catchAll(store.save(slot, stored), (error) =>
-            Effect.logWarning("UID2 key store could not save the new ring").pipe(
-              Effect.annotateLogs({ endpoint, store: store.name, reason: error.message })
-            ))
-        ),
+        Effect.tap(saveQuietly),
         Effect.catchAllDefect((defect) =>
           Effect.logError("UID2 key refresh died of a defect; the refresher goes on").pipe(
             Effect.annotateLogs({ endpoint }),
@@ -423,14 +570,16 @@ export const make = (
             Effect.zipRight(Effect.fail(new RefreshDefect({ endpoint })))
           )
         ),
-        Effect.tapBoth({ onFailure: tracker.failed, onSuccess: () => tracker.succeeded }),
+        Effect.tapBoth({ onFailure: (error) => tracker.failed(error, "operator"), onSuccess: () => tracker.succeeded("operator") }),
         Effect.map((stored) => stored.ring)
       )
     )
 
     // Rings other processes save (shared stores) are taken when newer than the one in use.
     yield* store.watch(slot).pipe(
-      Stream.runForEach((stored) => holder.install(stored, "peer")),
+      Stream.runForEach((stored) =>
+        Effect.flatMap(holder.install(stored, "peer"), (taken) => taken ? tracker.counted(peerSource) : Effect.void)
+      ),
       Effect.forkScoped
     )
 
@@ -440,7 +589,7 @@ export const make = (
         Effect.annotateLogs({ endpoint, store: store.name, reason: warm.left.message })
       )
     } else if (Option.isSome(warm.right)) {
-      yield* holder.install(warm.right.value, "store")
+      if (yield* holder.install(warm.right.value, "store")) yield* tracker.counted(`store:${store.name}`)
     }
 
     // Background retries treat every failure as worth another try, at most `retryMax` apart.
@@ -477,26 +626,44 @@ export const make = (
       }
     }
 
+    const backgroundRefresh = store.lease === undefined
+      ? refreshWithRetries
+      : coordinatedRefresh({
+        store,
+        lease: store.lease,
+        slot,
+        endpoint,
+        holder,
+        tracker,
+        interval,
+        jitter,
+        peerSource,
+        refresh: refreshWithRetries,
+        saveQuietly
+      })
+
     const nextInterval = Effect.map(Random.nextRange(1 - jitter, 1 + jitter), (f) => Duration.millis(interval * f))
     // Never dies: failures are recorded by `refresh`, and anything else is logged before the loop goes on.
     const cycle = Effect.flatMap(nextInterval, Effect.sleep).pipe(
-      Effect.zipRight(refreshWithRetries),
+      Effect.zipRight(backgroundRefresh),
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause)
           ? Effect.failCause(cause)
           : Effect.logError("UID2 key refresher survived an unexpected failure").pipe(Effect.annotateLogs("cause", cause))
       )
     )
-    // A client that is not yet fed by its own fetch (warm start, or started without keys) fetches right away.
-    const catchUp = holder.source() === "operator" ? Effect.void : refreshWithRetries
+    // A client that is not yet fed by its own fetch (warm start, or started without keys) catches up right away.
+    const catchUp = holder.source() === "operator" ? Effect.void : backgroundRefresh
     yield* Effect.forkScoped(Effect.zipRight(catchUp, Effect.forever(cycle)))
+    yield* forkMetrics(tracker.publishMetrics)
 
     return {
       current: holder.current,
       notInitialized: holder.notInitialized,
       refresh,
       awaitReady: tracker.awaitReady,
-      status: tracker.status
+      status: tracker.status,
+      record: holder.tally.record
     }
   })
 
@@ -539,17 +706,27 @@ export const makeFromStore = (
               ? Effect.fail(new NoUsableKeys({ endpoint: `key store slot ${slot}`, keys: stored.ring.keys.length }))
               : Effect.succeed(stored.ring))
       })),
-      Effect.tapBoth({ onFailure: tracker.failed, onSuccess: () => tracker.succeeded })
+      Effect.tapBoth({
+        onFailure: (error) => tracker.failed(error, `store:${store.name}`),
+        onSuccess: () => tracker.succeeded(`store:${store.name}`)
+      })
     )
 
-    yield* store.watch(slot).pipe(Stream.runForEach((stored) => holder.install(stored, "peer")), Effect.forkScoped)
+    yield* store.watch(slot).pipe(
+      Stream.runForEach((stored) =>
+        Effect.flatMap(holder.install(stored, "peer"), (taken) => taken ? tracker.counted(`peer:${store.name}`) : Effect.void)
+      ),
+      Effect.forkScoped
+    )
     yield* Effect.ignore(refresh)
+    yield* forkMetrics(tracker.publishMetrics)
 
     return {
       current: holder.current,
       notInitialized: holder.notInitialized,
       refresh,
       awaitReady: tracker.awaitReady,
-      status: tracker.status
+      status: tracker.status,
+      record: holder.tally.record
     }
   })

@@ -31,7 +31,7 @@ import type { KeyRing } from "./KeyRing.js"
  * @category errors
  */
 export class KeyStoreError extends Data.TaggedError("KeyStoreError")<{
-  readonly operation: "load" | "save" | "watch"
+  readonly operation: "load" | "save" | "watch" | "lease"
   readonly slot: string
   readonly detail: string
 }> {
@@ -54,8 +54,27 @@ export interface StoredRing {
 }
 
 /**
+ * A short exclusive claim on refreshing one slot, held by one process of a
+ * fleet while it calls the operator. It lapses by itself after its TTL, so a
+ * process that dies while holding it blocks nobody for long.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Lease {
+  /** Gives the lease up if this process still holds it (another holder's lease is left alone). */
+  readonly release: Effect.Effect<void, KeyStoreError>
+  /** Restarts the TTL if this process still holds the lease; answers whether it did. */
+  readonly extend: Effect.Effect<boolean, KeyStoreError>
+}
+
+/**
  * What an adapter provides: persistence and, optionally, a feed of rings
- * that other processes save.
+ * that other processes save and a lease that lets one process of a fleet
+ * refresh for all.
+ *
+ * `save` keeps the newer ring: a ring older (by `fetchedAt`) than the one
+ * stored is dropped, so a slow process never overwrites a newer ring.
  *
  * @since 0.1.0
  * @category models
@@ -65,7 +84,7 @@ export interface Persistence {
   readonly name: string
   /** The ring saved under `slot`, if any. A corrupt entry is a `KeyStoreError`. */
   readonly load: (slot: string) => Effect.Effect<Option.Option<StoredRing>, KeyStoreError>
-  /** Saves `stored` under `slot`. */
+  /** Saves `stored` under `slot` unless the ring stored there is newer. */
   readonly save: (slot: string, stored: StoredRing) => Effect.Effect<void, KeyStoreError>
   /**
    * Rings saved under `slot` by others, as they arrive. It should end only
@@ -73,6 +92,13 @@ export interface Persistence {
    * resubscribed after a pause.
    */
   readonly watch?: ((slot: string) => Stream.Stream<StoredRing, KeyStoreError>) | undefined
+  /**
+   * Tries to take the refresh lease of `slot` for `ttl`: `Some` when this
+   * process now holds it, `None` when another does. A store with a lease
+   * makes its clients coordinate: per refresh interval one process calls the
+   * operator and the others take its ring from the store.
+   */
+  readonly lease?: ((slot: string, ttl: Duration.Duration) => Effect.Effect<Option.Option<Lease>, KeyStoreError>) | undefined
 }
 
 /**
@@ -84,9 +110,12 @@ export interface Persistence {
 export interface KeyStoreShape {
   readonly name: string
   readonly load: (slot: string) => Effect.Effect<Option.Option<StoredRing>, KeyStoreError>
+  /** Saves `stored` under `slot` unless the ring stored there is newer. */
   readonly save: (slot: string, stored: StoredRing) => Effect.Effect<void, KeyStoreError>
   /** Rings others save under `slot`; never fails, empty when the store has no feed. */
   readonly watch: (slot: string) => Stream.Stream<StoredRing>
+  /** The refresh lease of `slot`, when the store coordinates a fleet; `undefined` when it does not. */
+  readonly lease?: ((slot: string, ttl: Duration.Duration) => Effect.Effect<Option.Option<Lease>, KeyStoreError>) | undefined
 }
 
 /**
@@ -124,7 +153,7 @@ export const make = (persistence: Persistence, options?: MakeOptions): KeyStoreS
   const timeout = options?.timeout ?? DEFAULT_TIMEOUT
   const resubscribeAfter = options?.resubscribeAfter ?? DEFAULT_RESUBSCRIBE
   const guard = <A>(
-    operation: "load" | "save",
+    operation: "load" | "save" | "lease",
     slot: string,
     run: () => Effect.Effect<A, KeyStoreError>
   ): Effect.Effect<A, KeyStoreError> =>
@@ -136,10 +165,19 @@ export const make = (persistence: Persistence, options?: MakeOptions): KeyStoreS
       })
     )
   const watch = persistence.watch
+  const lease = persistence.lease
+  // A lease is bounded like the other calls; its release and extend are too.
+  const guardLease = (slot: string, held: Lease): Lease => ({
+    release: guard("lease", slot, () => held.release),
+    extend: guard("lease", slot, () => held.extend)
+  })
   return KeyStore.of({
     name: persistence.name,
     load: (slot) => guard("load", slot, () => persistence.load(slot)),
     save: (slot, stored) => guard("save", slot, () => persistence.save(slot, stored)),
+    lease: lease === undefined
+      ? undefined
+      : (slot, ttl) => Effect.map(guard("lease", slot, () => lease(slot, ttl)), Option.map((held) => guardLease(slot, held))),
     watch: watch === undefined ? () => Stream.empty : (slot) =>
       Stream.suspend(() => watch(slot)).pipe(
         Stream.catchAllCause((cause) =>
@@ -160,7 +198,7 @@ export const make = (persistence: Persistence, options?: MakeOptions): KeyStoreS
 /**
  * An in-memory store: rings live as long as the store. Clients of one
  * process that share it see each other's rings under the same slot through
- * `watch`. `seed`, when given, is what every slot holds until a ring is saved
+ * `watch`; a save older than the ring stored is dropped. `seed`, when given, is what every slot holds until a ring is saved
  * under it (tests, or keys loaded by hand).
  *
  * @since 0.1.0
@@ -178,6 +216,8 @@ export const makeMemory = (seed?: KeyRing): Effect.Effect<KeyStoreShape> =>
       load: (slot) => Effect.sync(() => Option.fromNullable(slots.get(slot) ?? seeded)),
       save: (slot, stored) =>
         Effect.suspend(() => {
+          const previous = slots.get(slot)
+          if (previous !== undefined && previous.fetchedAt > stored.fetchedAt) return Effect.void
           slots.set(slot, stored)
           return Effect.asVoid(PubSub.publish(saved, { slot, stored }))
         }),

@@ -106,13 +106,15 @@ const SHARING = { clientType: "sharing" } as const
 
 /** The client over a key state. */
 const fromKeys = (keys: KeyRefresher.KeyRefresherShape): SharingClientShape => {
+  // Encrypt failures are counted with the decrypt outcomes; a successful encrypt is a plain string.
+  const recordEncrypt = (result: string | EncryptError) => typeof result === "string" ? result : keys.record(result)
   const encryptSync = (rawUid: string, nowMs: number = Date.now()) => {
     const prepared = keys.current()
-    return prepared === undefined ? keys.notInitialized() : encryptRawUid(prepared, rawUid, nowMs)
+    return prepared === undefined ? keys.record(keys.notInitialized()) : recordEncrypt(encryptRawUid(prepared, rawUid, nowMs))
   }
   const decryptSync = (token: string, nowMs: number = Date.now()) => {
     const prepared = keys.current()
-    return prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, nowMs, SHARING)
+    return keys.record(prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, nowMs, SHARING))
   }
   return SharingClient.of({
     encryptSync,
@@ -125,7 +127,7 @@ const fromKeys = (keys: KeyRefresher.KeyRefresherShape): SharingClientShape => {
         const now = fiberNow(fiber)
         return Effect.succeed(mapBatch(
           rawUids,
-          (uid) => prepared === undefined ? keys.notInitialized() : encryptRawUid(prepared, uid, now)
+          (uid) => prepared === undefined ? keys.record(keys.notInitialized()) : recordEncrypt(encryptRawUid(prepared, uid, now))
         ))
       }),
     decryptAll: (tokens) =>
@@ -134,7 +136,7 @@ const fromKeys = (keys: KeyRefresher.KeyRefresherShape): SharingClientShape => {
         const now = fiberNow(fiber)
         return Effect.succeed(mapBatch(
           tokens,
-          (token) => prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, now, SHARING)
+          (token) => keys.record(prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, now, SHARING))
         ))
       }),
     status: keys.status,

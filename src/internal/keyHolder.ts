@@ -1,6 +1,8 @@
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import type { CryptoShape } from "../Crypto.js"
 import { NotInitialized } from "../DecryptError.js"
@@ -8,6 +10,7 @@ import { prepare, type PreparedRing } from "../Decryption.js"
 import type { KeySource } from "../KeyRefresher.js"
 import type { StoredRing } from "../KeyStore.js"
 
+export type { KeySource }
 
 /**
  * One client's key state: the ring it decrypts with, prepared for its Crypto, plus what its status
@@ -26,6 +29,51 @@ export interface KeyHolder {
   readonly source: () => KeySource | undefined
   /** Keeps the last failure's message for {@link KeyHolder.notInitialized}. */
   readonly setLastFailure: (message: string | undefined) => void
+  /** Completes once the ring in use was fetched after `fetchedAt` (at once if it already was). */
+  readonly awaitNewerThan: (fetchedAt: number) => Effect.Effect<void>
+  /** Decrypt outcomes of this client, counted on the hot path without an Effect. */
+  readonly tally: DecryptTally
+}
+
+/**
+ * Plain counters of decrypt outcomes by result tag: one integer increment per
+ * decrypt. A sampler reads them into Effect metrics off the hot path.
+ */
+export interface DecryptTally {
+  /** Counts `result` under its tag and hands it back. */
+  readonly record: <R extends { readonly _tag: string }>(result: R) => R
+  /** Every tag seen, with its count since the holder was made. */
+  readonly counts: () => ReadonlyArray<readonly [tag: string, count: number]>
+}
+
+// Every outcome a decrypt or encrypt can have, so the counter object keeps one shape from the start.
+const OUTCOMES = [
+  "DecryptedToken",
+  "NotInitialized",
+  "KeysNotSynced",
+  "InvalidPayload",
+  "VersionNotSupported",
+  "InvalidIdentityScope",
+  "NotAuthorizedForMasterKey",
+  "NotAuthorizedForKey",
+  "ExpiredToken",
+  "UserOptedOut",
+  "DomainOrAppNameCheckFailed",
+  "InvalidTokenLifetime",
+  "EncryptionFailure"
+] as const
+
+const makeTally = (): DecryptTally => {
+  const counts: Record<string, number> = {}
+  for (const tag of OUTCOMES) counts[tag] = 0
+  return {
+    record: (result) => {
+      const tag = result._tag
+      counts[tag] = (counts[tag] ?? 0) + 1
+      return result
+    },
+    counts: () => Object.entries(counts)
+  }
 }
 
 const plainNotInitialized = new NotInitialized({})
@@ -41,6 +89,8 @@ export const makeKeyHolder = (
     let fetchedAt: number | undefined
     let source: KeySource | undefined
     let notInitialized = plainNotInitialized
+    // Replaced on every install: waiters for a newer ring wake and look again.
+    let installed = Deferred.unsafeMake<void>(FiberId.none)
 
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
@@ -66,6 +116,9 @@ export const makeKeyHolder = (
         previous?.release()
         const changed = source !== from
         source = from
+        const wake = installed
+        installed = Deferred.unsafeMake<void>(FiberId.none)
+        Deferred.unsafeDone(wake, Exit.void)
         return Deferred.succeed(ready, undefined).pipe(
           Effect.zipRight(
             changed
@@ -78,7 +131,16 @@ export const makeKeyHolder = (
         )
       })
 
+    const awaitNewerThan = (than: number): Effect.Effect<void> =>
+      Effect.suspend(() =>
+        current !== undefined && (fetchedAt ?? -Infinity) > than
+          ? Effect.void
+          : Effect.zipRight(Deferred.await(installed), awaitNewerThan(than))
+      )
+
     return {
+      awaitNewerThan,
+      tally: makeTally(),
       current: () => current,
       notInitialized: () => notInitialized,
       install,

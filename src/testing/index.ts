@@ -11,3 +11,5 @@ export * as Builders from "./Builders.js"
 export * as TestOperator from "./TestOperator.js"
 /** @since 0.1.0 */
 export * as Arbitraries from "./Arbitraries.js"
+/** @since 0.1.0 */
+export * as KeyStoreConformance from "./KeyStoreConformance.js"
