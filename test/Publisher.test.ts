@@ -15,6 +15,7 @@ import * as Crypto from "../src/Crypto.js"
 import * as Envelope from "../src/Envelope.js"
 import * as HttpTransport from "../src/HttpTransport.js"
 import * as IdentityTokens from "../src/IdentityTokens.js"
+import * as OperatorEnvelope from "../src/internal/operatorEnvelope.js"
 import * as Publisher from "../src/Publisher.js"
 import * as TokenGenerateInput from "../src/TokenGenerateInput.js"
 import {
@@ -78,10 +79,11 @@ const json = (status: number, body: unknown): Reply => ({ status, body: JSON.str
 
 /** Decrypts the request envelope and answers `responseJson` enveloped with the request's nonce. */
 const enveloped = (seen: Seen, nowMs: number, responseJson: string, iv: Uint8Array = P_IV): Reply => {
-  const request = Either.getOrThrow(Envelope.decodeRequest(nodeCrypto, serverSecret, seen.body, { nowMs }))
+  const request = Either.getOrThrow(OperatorEnvelope.decodeRequest(nodeCrypto, serverSecret, seen.body, { nowMs }))
   return {
-    body: Envelope.encodeResponse(nodeCrypto, serverSecret, { nowMs, nonce: request.nonce, iv, json: responseJson })
-      .text
+    body:
+      OperatorEnvelope.encodeResponse(nodeCrypto, serverSecret, { nowMs, nonce: request.nonce, iv, json: responseJson })
+        .text
   }
 }
 
@@ -157,7 +159,7 @@ describe("Publisher.generateToken", () => {
     const payloads: Array<string | undefined> = []
     const { layer } = setup((seen, nowMs) => {
       payloads.push(
-        Either.getOrThrow(Envelope.decodeRequest(nodeCrypto, serverSecret, seen.body, { nowMs })).json
+        Either.getOrThrow(OperatorEnvelope.decodeRequest(nodeCrypto, serverSecret, seen.body, { nowMs })).json
       )
       return enveloped(seen, nowMs, JSON.stringify({ body: P8, status: "success" }))
     })
@@ -197,7 +199,9 @@ describe("Publisher.generateToken", () => {
     return Effect.gen(function*() {
       yield* TestClock.setTime(P_TIMESTAMP)
       const error = yield* Effect.flip(Publisher.PublisherClient.generateToken(email("user@example.com")))
-      expect(error).toEqual(new Publisher.UnexpectedStatus({ operation: "generate", status: "insufficient_user_consent" }))
+      expect(error).toEqual(
+        new Publisher.UnexpectedStatus({ operation: "generate", status: "insufficient_user_consent" })
+      )
       expect(error.message).toBe("Got unexpected token generate status: insufficient_user_consent")
     }).pipe(Effect.provide(layer))
   })
@@ -283,7 +287,9 @@ describe("Publisher.generateToken", () => {
         postRaw: () => Effect.die("unexpected postRaw")
       })
       const response = yield* Publisher.PublisherClient.generateToken(email("user@example.com")).pipe(
-        Effect.provide(Layer.effect(Publisher.PublisherClient, Publisher.make).pipe(Layer.provide([stub, Crypto.layerNode])))
+        Effect.provide(
+          Layer.effect(Publisher.PublisherClient, Publisher.make).pipe(Layer.provide([stub, Crypto.layerNode]))
+        )
       )
       expect(Publisher.identityJsonString(response)).toBe(P8_JSON)
       expect(paths).toEqual([`/v2/token/generate {"email_hash":"tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="}`])
@@ -375,7 +381,7 @@ describe("Publisher.refreshToken", () => {
     const now = P9_NOW
     const dead = { ...P9, identity_expires: now + 60_000, refresh_expires: now - 1 }
     const key = Buffer.from(P8.refresh_response_key, "base64")
-    const body = Envelope.encodeRefreshResponse(nodeCrypto, key, {
+    const body = OperatorEnvelope.encodeRefreshResponse(nodeCrypto, key, {
       iv: P_IV,
       json: JSON.stringify({ body: dead, status: "success" })
     }).text
@@ -407,7 +413,7 @@ describe("Publisher.refreshToken", () => {
 
   it.effect("unexpected refresh status → UnexpectedStatus", () => {
     const key = Buffer.from(P8.refresh_response_key, "base64")
-    const body = Envelope.encodeRefreshResponse(nodeCrypto, key, { iv: P_IV, json: `{"status":"weird"}` }).text
+    const body = OperatorEnvelope.encodeRefreshResponse(nodeCrypto, key, { iv: P_IV, json: `{"status":"weird"}` }).text
     const { layer } = setup(() => ({ body }))
     return Effect.gen(function*() {
       yield* TestClock.setTime(P9_NOW)
@@ -453,7 +459,9 @@ describe("Publisher.refreshIfNeeded", () => {
       yield* TestClock.setTime(P9_NOW)
       const refreshed = yield* Publisher.PublisherClient.refreshIfNeeded(P8_IDENTITY)
       expect(refreshed._tag).toBe("Refreshed")
-      if (refreshed._tag === "Refreshed") expect(IdentityTokens.toJsonString(refreshed.identity)).toBe(JSON.stringify(P9))
+      if (refreshed._tag === "Refreshed") {
+        expect(IdentityTokens.toJsonString(refreshed.identity)).toBe(JSON.stringify(P9))
+      }
       expect(seen).toHaveLength(1)
 
       yield* TestClock.setTime(P8.refresh_expires + 1)
