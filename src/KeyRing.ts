@@ -367,9 +367,15 @@ const EpochSeconds = wireInteger({
   expected: SECONDS
 })
 
-// Optional integers: missing, null and "" all mean "absent".
+// Optional integers: missing, undefined, null and "" all mean "absent". One annotated union (rather than
+// `Schema.optional`, which adds its own) so a formatted error never quotes the value.
 const optionalInteger = (integer: typeof Natural, expected: string) =>
-  Schema.optional(Schema.Union(Schema.Null, Schema.Literal(""), integer).annotations(detail(`${expected}, or null`)))
+  Schema.optionalWith(
+    Schema.Union(Schema.Undefined, Schema.Null, Schema.Literal(""), integer).annotations(
+      detail(`${expected}, or null`)
+    ),
+    { exact: true }
+  )
 
 const OptionalNatural = optionalInteger(Natural, NATURAL)
 const OptionalSigned = optionalInteger(Signed, SIGNED)
