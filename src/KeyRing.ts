@@ -229,8 +229,8 @@ const activeKey = (sorted: ReadonlyArray<Key> | undefined, nowMs: number): Key |
 
 /**
  * The deepest nesting of arrays and objects accepted in key JSON (a key
- * response itself needs four levels). Checked in one pass without recursion
- * before anything is decoded, so no input can exhaust the stack.
+ * response itself needs five levels at most). Checked in one pass without
+ * recursion before anything is decoded, so no input can exhaust the stack.
  *
  * @since 0.1.0
  * @category parsing
