@@ -1,5 +1,5 @@
 /**
- * The identity a publisher keeps in the user's session (publisher.md §4): the
+ * The identity a publisher keeps in the user's session: the
  * `body` of a successful token generate/refresh response, kept as its exact
  * JSON text so that fields the SDK does not know (e.g. `user_token`) survive a
  * round trip, plus the time predicates that drive the refresh loop.
@@ -17,9 +17,10 @@ import * as Equal from "effect/Equal"
 import { dual } from "effect/Function"
 import * as Hash from "effect/Hash"
 import * as Inspectable from "effect/Inspectable"
-import * as ParseResult from "effect/ParseResult"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
+import * as Json from "./internal/jsonBounds.js"
+import { locate } from "./internal/parseIssue.js"
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -28,7 +29,12 @@ import * as Schema from "effect/Schema"
  * Why an identity JSON was rejected.
  *
  * - `NotAString`: the value is not a string (e.g. `null` from untyped code).
- * - `NotJson`: the text is not valid JSON (or the body cannot be serialized).
+ * - `TooLong`: the text (or the body's JSON) is longer than
+ *   {@link MAX_JSON_LENGTH}; rejected before it is parsed.
+ * - `TooDeep`: arrays and objects nest deeper than {@link MAX_JSON_DEPTH};
+ *   rejected before it is parsed.
+ * - `NotJson`: the text is not valid JSON (or the body cannot be serialized,
+ *   or cannot be read).
  * - `NotAnObject`: valid JSON, but not an object.
  * - `MissingField`: a required field is absent.
  * - `InvalidField`: a field has the wrong type (times must be integers).
@@ -36,7 +42,14 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category errors
  */
-export type InvalidIdentityJsonReason = "NotAString" | "NotJson" | "NotAnObject" | "MissingField" | "InvalidField"
+export type InvalidIdentityJsonReason =
+  | "NotAString"
+  | "TooLong"
+  | "TooDeep"
+  | "NotJson"
+  | "NotAnObject"
+  | "MissingField"
+  | "InvalidField"
 
 /**
  * The text or body is not a usable identity. The message names the field at
@@ -53,6 +66,10 @@ export class InvalidIdentityJson extends Data.TaggedError("InvalidIdentityJson")
     switch (this.reason) {
       case "NotAString":
         return "invalid identity JSON: not a string"
+      case "TooLong":
+        return `invalid identity JSON: longer than ${MAX_JSON_LENGTH} characters`
+      case "TooDeep":
+        return `invalid identity JSON: nested more than ${MAX_JSON_DEPTH} deep`
       case "NotJson":
         return "invalid identity JSON: not valid JSON"
       case "NotAnObject":
@@ -64,6 +81,28 @@ export class InvalidIdentityJson extends Data.TaggedError("InvalidIdentityJson")
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// Bounds
+
+/**
+ * The longest identity JSON accepted, in UTF-16 code units (32 KiB). A real
+ * identity is under 2 KB; the session text may come from a cookie the user
+ * controls, so longer text is rejected before it is parsed.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_JSON_LENGTH = 32_768
+
+/**
+ * The deepest nesting of arrays and objects accepted in identity JSON (an
+ * identity is one flat object). Checked without recursion before parsing.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_JSON_DEPTH: number = Json.MAX_DEPTH
 
 // ---------------------------------------------------------------------------
 // Schema
@@ -182,32 +221,41 @@ const make = (fields: IdentityTokensJson, jsonString: string): IdentityTokens =>
  * @since 0.1.0
  * @category guards
  */
-export const isIdentityTokens = (u: unknown): u is IdentityTokens =>
-  typeof u === "object" && u !== null && TypeId in u
+export const isIdentityTokens = (u: unknown): u is IdentityTokens => typeof u === "object" && u !== null && TypeId in u
 
 const decodeFields = Schema.decodeUnknownEither(IdentityTokensJson)
 
 const isJsonObject = (u: unknown): u is object => typeof u === "object" && u !== null && !Array.isArray(u)
 
+const invalid = (reason: InvalidIdentityJsonReason, field?: string) =>
+  Either.left(field === undefined ? new InvalidIdentityJson({ reason }) : new InvalidIdentityJson({ reason, field }))
+
+// Last resort for values that throw when read (proxies, getters): still the typed error.
+const guarded = (
+  parse: () => Either.Either<IdentityTokens, InvalidIdentityJson>
+): Either.Either<IdentityTokens, InvalidIdentityJson> => {
+  try {
+    return parse()
+  } catch {
+    return invalid("NotJson")
+  }
+}
+
 const fromParsed = (parsed: unknown, jsonString: () => string): Either.Either<IdentityTokens, InvalidIdentityJson> => {
-  if (!isJsonObject(parsed)) return Either.left(new InvalidIdentityJson({ reason: "NotAnObject" }))
+  if (!isJsonObject(parsed)) return invalid("NotAnObject")
   const decoded = decodeFields(parsed)
   if (Either.isLeft(decoded)) {
-    const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
-    const key = issue?.path[0]
-    const reason = issue?._tag === "Missing" ? "MissingField" : "InvalidField"
-    return Either.left(
-      typeof key === "string"
-        ? new InvalidIdentityJson({ reason, field: key })
-        : new InvalidIdentityJson({ reason })
-    )
+    const located = locate(decoded.left.issue)
+    const key = located.path[0]
+    return invalid(located.missing ? "MissingField" : "InvalidField", typeof key === "string" ? key : undefined)
   }
   let text: string
   try {
     text = jsonString()
   } catch {
-    return Either.left(new InvalidIdentityJson({ reason: "NotJson" }))
+    return invalid("NotJson")
   }
+  if (text.length > MAX_JSON_LENGTH) return invalid("TooLong")
   return Either.right(make(decoded.right, text))
 }
 
@@ -216,36 +264,41 @@ const fromParsed = (parsed: unknown, jsonString: () => string): Either.Either<Id
  * The required fields are `advertising_token`, `refresh_token`,
  * `identity_expires`, `refresh_expires` and `refresh_from` (integers, epoch
  * ms); `refresh_response_key` may be absent (v1 sessions). The text itself is
- * kept verbatim.
+ * kept verbatim. Text longer than {@link MAX_JSON_LENGTH} or nested deeper
+ * than {@link MAX_JSON_DEPTH} is rejected before it is parsed; any input
+ * gives an identity or an {@link InvalidIdentityJson}, never a throw.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromJsonString = (json: string): Either.Either<IdentityTokens, InvalidIdentityJson> => {
-  if (typeof json !== "string") return Either.left(new InvalidIdentityJson({ reason: "NotAString" }))
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(json)
-  } catch {
-    return Either.left(new InvalidIdentityJson({ reason: "NotJson" }))
-  }
-  return fromParsed(parsed, () => json)
-}
+export const fromJsonString = (json: string): Either.Either<IdentityTokens, InvalidIdentityJson> =>
+  guarded(() => {
+    if (typeof json !== "string") return invalid("NotAString")
+    const parsed = Json.parseText(json, MAX_JSON_LENGTH, MAX_JSON_DEPTH)
+    return parsed.ok ? fromParsed(parsed.value, () => json) : invalid(parsed.violation)
+  })
 
 /**
  * Builds an identity from the already-parsed `body` object of a generate or
  * refresh response. Its JSON text is the body serialized compactly, keeping
  * the operator's key order and any unknown fields (like the Java SDK's
- * `body.toString()`).
+ * `body.toString()`). A body nested deeper than {@link MAX_JSON_DEPTH}, or
+ * whose JSON would be longer than {@link MAX_JSON_LENGTH}, is rejected before
+ * it is serialized.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const fromBody = (body: unknown): Either.Either<IdentityTokens, InvalidIdentityJson> =>
-  fromParsed(body, () => {
-    const text: unknown = JSON.stringify(body)
-    if (typeof text !== "string") throw new Error("not serializable")
-    return text
+  guarded(() => {
+    if (!isJsonObject(body)) return invalid("NotAnObject")
+    const violation = Json.checkValue(body, MAX_JSON_DEPTH, MAX_JSON_LENGTH)
+    if (violation !== undefined) return invalid(violation === "TooDeep" ? "TooDeep" : "TooLong")
+    return fromParsed(body, () => {
+      const text: unknown = JSON.stringify(body)
+      if (typeof text !== "string") throw new Error("not serializable")
+      return text
+    })
   })
 
 /**
@@ -259,7 +312,7 @@ export const fromBody = (body: unknown): Either.Either<IdentityTokens, InvalidId
 export const toJsonString = (self: IdentityTokens): string => self.jsonString
 
 // ---------------------------------------------------------------------------
-// Time predicates (publisher.md §4.2)
+// Time predicates
 
 /**
  * `nowMs > identity_expires`: the advertising token has expired.
@@ -303,7 +356,7 @@ export const isRefreshable: {
 )
 
 /**
- * What to do with a session identity (publisher.md §4.3): `"drop"` it if it
+ * What to do with a session identity: `"drop"` it if it
  * is not refreshable, `"refresh"` it if it is due, else `"keep"` it.
  *
  * @since 0.1.0

@@ -45,6 +45,8 @@ import type { OperatorRejected, TransportError } from "./TransportError.js"
 import * as HttpTransport from "./HttpTransport.js"
 import * as IdentityTokens from "./IdentityTokens.js"
 import * as TokenGenerateInput from "./TokenGenerateInput.js"
+import { refreshResponseKeyBytes } from "./internal/envelopeBytes.js"
+import * as Json from "./internal/jsonBounds.js"
 
 // ---------------------------------------------------------------------------
 // Constants
@@ -205,14 +207,30 @@ export const SessionResult = Data.taggedEnum<SessionResult>()
  */
 export type Operation = "generate" | "refresh" | "validate"
 
-const MAX_TEXT = 200
+/**
+ * The most characters of operator-provided text (a status, a message) an
+ * error keeps; longer text is cut there and ends with `…`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_OPERATOR_TEXT = 256
 
-const clip = (text: string): string => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text)
+// Cut at a code point boundary, so the kept text is well-formed.
+const clip = (text: string): string => {
+  if (text.length <= MAX_OPERATOR_TEXT) return text
+  const last = text.charCodeAt(MAX_OPERATOR_TEXT - 1)
+  const end = last >= 0xd800 && last <= 0xdbff ? MAX_OPERATOR_TEXT - 1 : MAX_OPERATOR_TEXT
+  return `${text.slice(0, end)}…`
+}
+
+const clipOptional = (text: string | undefined): string | undefined => text === undefined ? undefined : clip(text)
 
 /**
  * The operator answered HTTP 200 with a status other than `success` or
  * `optout`, e.g. `insufficient_user_consent` from an EUID operator when the
- * TCF string lacks consent.
+ * TCF string lacks consent. `status` keeps at most {@link MAX_OPERATOR_TEXT}
+ * characters.
  *
  * @since 0.1.0
  * @category errors
@@ -221,8 +239,11 @@ export class UnexpectedStatus extends Data.TaggedError("UnexpectedStatus")<{
   readonly operation: Operation
   readonly status: string
 }> {
+  constructor(args: { readonly operation: Operation; readonly status: string }) {
+    super({ operation: args.operation, status: clip(args.status) })
+  }
   override get message() {
-    return `Got unexpected token ${this.operation} status: ${clip(this.status)}`
+    return `Got unexpected token ${this.operation} status: ${this.status}`
   }
 }
 
@@ -230,6 +251,7 @@ export class UnexpectedStatus extends Data.TaggedError("UnexpectedStatus")<{
  * The operator rejected the request with HTTP 400 (`client_error`: missing or
  * invalid identifier, invalid consent string, malformed envelope…).
  * `operatorMessage` is the operator's explanation, e.g. `"Invalid Identifier"`.
+ * Both texts keep at most {@link MAX_OPERATOR_TEXT} characters.
  *
  * @since 0.1.0
  * @category errors
@@ -240,9 +262,22 @@ export class ClientError extends Data.TaggedError("ClientError")<{
   readonly status?: string | undefined
   readonly operatorMessage?: string | undefined
 }> {
+  constructor(args: {
+    readonly operation: Operation
+    readonly httpStatus: number
+    readonly status?: string | undefined
+    readonly operatorMessage?: string | undefined
+  }) {
+    super({
+      operation: args.operation,
+      httpStatus: args.httpStatus,
+      status: clipOptional(args.status),
+      operatorMessage: clipOptional(args.operatorMessage)
+    })
+  }
   override get message() {
-    const status = this.status === undefined ? "" : ` ${clip(this.status)}`
-    const text = this.operatorMessage === undefined ? "" : `: ${clip(this.operatorMessage)}`
+    const status = this.status === undefined ? "" : ` ${this.status}`
+    const text = this.operatorMessage === undefined ? "" : `: ${this.operatorMessage}`
     return `token ${this.operation} rejected with HTTP ${this.httpStatus}${status}${text}`
   }
 }
@@ -259,6 +294,13 @@ export class Unauthorized extends Data.TaggedError("Unauthorized")<{
   readonly httpStatus: number
   readonly status?: string | undefined
 }> {
+  constructor(args: {
+    readonly operation: Operation
+    readonly httpStatus: number
+    readonly status?: string | undefined
+  }) {
+    super({ operation: args.operation, httpStatus: args.httpStatus, status: clipOptional(args.status) })
+  }
   override get message() {
     return `token ${this.operation} unauthorized (HTTP ${this.httpStatus}): check the API key and its roles`
   }
@@ -274,6 +316,9 @@ export class Unauthorized extends Data.TaggedError("Unauthorized")<{
 export class InvalidRefreshToken extends Data.TaggedError("InvalidRefreshToken")<{
   readonly operatorMessage?: string | undefined
 }> {
+  constructor(args: { readonly operatorMessage?: string | undefined }) {
+    super({ operatorMessage: clipOptional(args.operatorMessage) })
+  }
   override get message() {
     return "the operator rejected the refresh token as invalid"
   }
@@ -289,6 +334,9 @@ export class InvalidRefreshToken extends Data.TaggedError("InvalidRefreshToken")
 export class ExpiredRefreshToken extends Data.TaggedError("ExpiredRefreshToken")<{
   readonly operatorMessage?: string | undefined
 }> {
+  constructor(args: { readonly operatorMessage?: string | undefined }) {
+    super({ operatorMessage: clipOptional(args.operatorMessage) })
+  }
   override get message() {
     return "the operator rejected the refresh token as expired"
   }
@@ -315,10 +363,13 @@ export class IdentityNotRefreshable extends Data.TaggedError("IdentityNotRefresh
 }
 
 /**
- * The (decrypted) response could not be used: not a JSON object, no
- * `status`, a `success` without a valid identity `body`, or a refreshed
- * identity that is already unusable at the current time ("Invalid identity in
- * token refresh response"). `detail` names the problem without echoing values.
+ * The (decrypted) response could not be used: too long or too deep, not a
+ * JSON object, no `status`, or a `success` whose identity is unusable — an
+ * invalid `body`, an empty token, a `refresh_response_key` that is not a key,
+ * or (generate and refresh alike) an identity already expired or no longer
+ * refreshable when it arrives ("Invalid identity in token refresh response:
+ * identity_expires has passed"). `detail` names the problem without echoing
+ * values.
  *
  * @since 0.1.0
  * @category errors
@@ -375,39 +426,74 @@ export type RefreshIfNeededError = Exclude<
 // ---------------------------------------------------------------------------
 // Response handling (pure)
 
+/**
+ * The longest decrypted generate or refresh response accepted, in UTF-16
+ * code units (64 KiB: twice the longest identity
+ * {@link IdentityTokens.MAX_JSON_LENGTH}). Longer text is rejected before it
+ * is parsed, as is text nested deeper than
+ * {@link IdentityTokens.MAX_JSON_DEPTH}.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_RESPONSE_LENGTH = 2 * IdentityTokens.MAX_JSON_LENGTH
+
 const isJsonObject = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
 const invalid = (operation: Operation, detail: string) => Either.left(new InvalidResponse({ operation, detail }))
 
+const invalidIdentity = (operation: Operation, problem: string) =>
+  invalid(operation, `Invalid identity in token ${operation} response: ${problem}`)
+
+const TEXT_PROBLEMS: Record<Json.TextViolation, string> = {
+  TooLong: `is longer than ${MAX_RESPONSE_LENGTH} characters`,
+  TooDeep: `nests arrays and objects more than ${Json.MAX_DEPTH} deep`,
+  NotJson: "is not valid JSON"
+}
+
 /**
- * Interprets the decrypted JSON text of a generate or refresh response:
- * `success` → `Success` with the identity from `body`, `optout` → `OptOut`,
- * any other status → {@link UnexpectedStatus}. Does not validate the identity's
- * times (see {@link validateRefreshedIdentity}).
- *
- * @since 0.1.0
- * @category decoding
+ * What makes an identity unusable whatever the time: an empty token, or a
+ * `refresh_response_key` that is missing or not a key (the next refresh
+ * could not be decrypted).
  */
-export const parseResponse = (
+const identityProblem = (identity: IdentityTokens.IdentityTokens): string | undefined =>
+  identity.advertisingToken.length === 0
+    ? "advertising_token is empty"
+    : identity.refreshToken.length === 0
+    ? "refresh_token is empty"
+    : identity.refreshResponseKey === undefined
+    ? "refresh_response_key is missing"
+    : refreshResponseKeyBytes(identity.refreshResponseKey) === undefined
+    ? "refresh_response_key is not standard Base64 of 32 bytes"
+    : undefined
+
+const parseUnguarded = (
   operation: Operation,
   json: string
 ): Either.Either<TokenResponse, UnexpectedStatus | InvalidResponse> => {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(json)
-  } catch {
-    return invalid(operation, `token ${operation} response is not valid JSON`)
-  }
-  if (!isJsonObject(parsed)) return invalid(operation, `token ${operation} response is not a JSON object`)
-  const status = parsed["status"]
+  if (typeof json !== "string") return invalid(operation, `token ${operation} response is not text`)
+  const parsed = Json.parseText(json, MAX_RESPONSE_LENGTH, Json.MAX_DEPTH)
+  if (!parsed.ok) return invalid(operation, `token ${operation} response ${TEXT_PROBLEMS[parsed.violation]}`)
+  const response = parsed.value
+  if (!isJsonObject(response)) return invalid(operation, `token ${operation} response is not a JSON object`)
+  const status = response["status"]
   if (typeof status !== "string") return invalid(operation, `token ${operation} response has no status`)
   switch (status) {
     case "success":
-      return Either.match(IdentityTokens.fromBody(parsed["body"]), {
-        onLeft: (error) => invalid(operation, `Invalid identity in token ${operation} response: ${error.message}`),
-        onRight: (identity) => Either.right(TokenResponse.Success({ identity }))
-      })
+      return Either.flatMap(
+        Either.mapLeft(IdentityTokens.fromBody(response["body"]), (error) =>
+          new InvalidResponse({
+            operation,
+            detail: `Invalid identity in token ${operation} response: ${error.message}`
+          })),
+        (identity) => {
+          const problem = identityProblem(identity)
+          return problem === undefined
+            ? Either.right(TokenResponse.Success({ identity }))
+            : invalidIdentity(operation, problem)
+        }
+      )
     case "optout":
       return Either.right(TokenResponse.OptOut())
     default:
@@ -416,22 +502,55 @@ export const parseResponse = (
 }
 
 /**
- * Checks a refreshed identity at `nowMs` (publisher.md §2 step 4): it must be
- * refreshable and its advertising token must not have expired, else
- * `InvalidResponse("Invalid identity in token refresh response")`.
+ * Interprets the decrypted JSON text of a generate or refresh response:
+ * `success` → `Success` with the identity from `body`, `optout` → `OptOut`,
+ * any other status → {@link UnexpectedStatus}. A `success` must carry an
+ * identity the publisher can use later: non-empty tokens and a
+ * `refresh_response_key` that is standard Base64 of 32 bytes, else
+ * {@link InvalidResponse}. Text longer than {@link MAX_RESPONSE_LENGTH} or
+ * nested deeper than {@link IdentityTokens.MAX_JSON_DEPTH} is rejected before
+ * it is parsed. Total: any input gives a result or one of the two errors.
+ * The identity's times are checked by {@link validateIdentity}.
  *
  * @since 0.1.0
  * @category decoding
  */
-export const validateRefreshedIdentity = (
+export const parseResponse = (
+  operation: Operation,
+  json: string
+): Either.Either<TokenResponse, UnexpectedStatus | InvalidResponse> => {
+  try {
+    return parseUnguarded(operation, json)
+  } catch {
+    // Last resort; every known input is handled above.
+    return invalid(operation, `token ${operation} response could not be read`)
+  }
+}
+
+/**
+ * Checks a new identity, from a generate or a refresh, at `nowMs`: its
+ * advertising token must not have expired (`identity_expires`) and it must be
+ * refreshable (`refresh_expires`), else
+ * `InvalidResponse("Invalid identity in token … response: …")` naming the
+ * field. An `OptOut` passes unchanged.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const validateIdentity = (
+  operation: Operation,
   response: TokenResponse,
   nowMs: number
-): Either.Either<TokenResponse, InvalidResponse> =>
-  response._tag === "Success" &&
-    (!IdentityTokens.isRefreshable(response.identity, nowMs) ||
-      IdentityTokens.hasIdentityExpired(response.identity, nowMs))
-    ? invalid("refresh", "Invalid identity in token refresh response")
-    : Either.right(response)
+): Either.Either<TokenResponse, InvalidResponse> => {
+  if (response._tag !== "Success") return Either.right(response)
+  if (IdentityTokens.hasIdentityExpired(response.identity, nowMs)) {
+    return invalidIdentity(operation, "identity_expires has passed")
+  }
+  if (!IdentityTokens.isRefreshable(response.identity, nowMs)) {
+    return invalidIdentity(operation, "refresh_expires has passed")
+  }
+  return Either.right(response)
+}
 
 const clientError = (operation: Operation, error: OperatorRejected): ClientError =>
   new ClientError({
@@ -679,10 +798,19 @@ export const make: Effect.Effect<PublisherClientShape, never, HttpTransport.Http
     const transport = yield* HttpTransport.HttpTransport
     const crypto = yield* Crypto.Crypto
 
+    // Parsed, then checked at the time it arrived: an identity that is already unusable is refused now,
+    // rather than failing every later refresh.
+    const accept = (operation: Operation, json: string) =>
+      Effect.flatMap(
+        fromEither(parseResponse(operation, json)),
+        (response) =>
+          Effect.flatMap(Clock.currentTimeMillis, (nowMs) => fromEither(validateIdentity(operation, response, nowMs)))
+      )
+
     const generateToken = (input: TokenGenerateInput.TokenGenerateInput) =>
       transport.post(GENERATE_PATH, utf8.encode(TokenGenerateInput.toRequestJson(input))).pipe(
         Effect.catchTag("OperatorRejected", (error) => Effect.fail(mapGenerateRejected(error))),
-        Effect.flatMap((json) => fromEither(parseResponse("generate", json))),
+        Effect.flatMap((json) => accept("generate", json)),
         Effect.withSpan("effect-uid2/Publisher.generateToken")
       )
 
@@ -701,9 +829,7 @@ export const make: Effect.Effect<PublisherClientShape, never, HttpTransport.Http
           Effect.catchTag("OperatorRejected", (error) => Effect.fail(mapRefreshRejected(error)))
         )
         const json = yield* decrypt(self, body)
-        const response = yield* fromEither(parseResponse("refresh", json))
-        const after = yield* Clock.currentTimeMillis
-        return yield* fromEither(validateRefreshedIdentity(response, after))
+        return yield* accept("refresh", json)
       }).pipe(Effect.withSpan("effect-uid2/Publisher.refreshToken"))
 
     type Step = Effect.Effect<SessionResult, RefreshIfNeededError>

@@ -5,8 +5,9 @@ import * as Redacted from "effect/Redacted"
 import * as Crypto from "../src/Crypto.js"
 import * as Envelope from "../src/Envelope.js"
 import { InvalidClientSecret } from "../src/Envelope.js"
-import { EnvelopeError } from "../src/TransportError.js"
 import { fromHex } from "../src/internal/bytes.js"
+import * as OperatorEnvelope from "../src/internal/operatorEnvelope.js"
+import { EnvelopeError } from "../src/TransportError.js"
 import { CLIENT_SECRET, P8, P8_RESPONSE, P9, P9_RESPONSE, P_IV_HEX, P_NONCE_HEX, P_TIMESTAMP } from "./vectors.js"
 
 // envelope.md §7, conformance.md §0 and §6
@@ -109,7 +110,9 @@ describe("Envelope", () => {
         expect(Buffer.from(encoded.bytes).toString("base64")).toBe(expected)
         expect(encoded.nonce).toEqual(NONCE)
         // and the operator side reads it back
-        const decoded = getRight(Envelope.decodeRequest(crypto, secret, expected, { nowMs: TIMESTAMP + 30_000 }))
+        const decoded = getRight(
+          OperatorEnvelope.decodeRequest(crypto, secret, expected, { nowMs: TIMESTAMP + 30_000 })
+        )
         expect(decoded.timestampMs).toBe(TIMESTAMP)
         expect(decoded.nonce).toEqual(NONCE)
         expect(decoded.json).toBe(payload === "" ? undefined : payload)
@@ -161,7 +164,7 @@ describe("Envelope", () => {
     })
 
     it("§7.3 is reproduced by encodeResponse", () => {
-      const encoded = Envelope.encodeResponse(crypto, secret, {
+      const encoded = OperatorEnvelope.encodeResponse(crypto, secret, {
         nowMs: 1667885598000,
         nonce: NONCE,
         iv: new Uint8Array(12),
@@ -211,7 +214,7 @@ describe("Envelope", () => {
 
     it("refresh responses round-trip through encodeRefreshResponse", () => {
       const key = new Uint8Array(32).fill(3)
-      const encoded = Envelope.encodeRefreshResponse(crypto, key, { iv: IV, json: `{"status":"optout"}` })
+      const encoded = OperatorEnvelope.encodeRefreshResponse(crypto, key, { iv: IV, json: `{"status":"optout"}` })
       expect(getRight(Envelope.decodeRefreshResponse(crypto, Buffer.from(key).toString("base64"), encoded.text)))
         .toBe(`{"status":"optout"}`)
     })
@@ -219,6 +222,59 @@ describe("Envelope", () => {
     it("rejects an unusable refresh_response_key", () => {
       expect(getLeft(Envelope.decodeRefreshResponse(crypto, "not a key", RESPONSE_P9)).reason).toBe("Key")
       expect(getLeft(Envelope.decodeRefreshResponse(crypto, "AAAA", RESPONSE_P9)).reason).toBe("Key")
+    })
+  })
+
+  describe("the public module is the client side", () => {
+    it("the operator side is not exported", () => {
+      for (const name of ["decodeRequest", "encodeResponse", "encodeRefreshResponse"]) {
+        expect(name in Envelope, name).toBe(false)
+        expect(typeof (OperatorEnvelope as Record<string, unknown>)[name], name).toBe("function")
+      }
+    })
+  })
+
+  describe("values of the wrong type from untyped callers", () => {
+    const untyped = <A>(value: unknown) => value as A
+    it("decodeResponse: body, nonce, key and options", () => {
+      for (const body of [undefined, null, 42, {}, [1, 2], new ArrayBuffer(60)]) {
+        expect(getLeft(Envelope.decodeResponse(crypto, secret, untyped(body), NONCE)).reason).toBe("Missing")
+        expect(getLeft(Envelope.decodeResponse(crypto, secret, untyped(body), NONCE, { binary: true })).reason)
+          .toBe("Missing")
+      }
+      for (const nonce of [undefined, "312fe5aa08b2a049", new Uint8Array(7), [1, 2, 3, 4, 5, 6, 7, 8]]) {
+        expect(getLeft(Envelope.decodeResponse(crypto, secret, RESPONSE_7_3, untyped(nonce))).reason)
+          .toBe("NonceMismatch")
+      }
+      for (const key of [undefined, null, SECRET_TEXT, Redacted.make(SECRET_TEXT), Redacted.make(new Uint8Array(16))]) {
+        expect(getLeft(Envelope.decodeResponse(crypto, untyped(key), RESPONSE_7_3, NONCE)).reason).toBe("Key")
+      }
+      const hostile = Object.defineProperty({}, "binary", {
+        get: () => {
+          throw new Error("boom")
+        }
+      })
+      expect(getLeft(Envelope.decodeResponse(crypto, secret, RESPONSE_7_3, NONCE, hostile)).reason).toBe("Decrypt")
+      expect(getRight(Envelope.decodeResponse(crypto, secret, RESPONSE_7_3, NONCE, untyped(null))).json).toBe(JSON_7_3)
+    })
+
+    it("decodeRefreshResponse: key and body", () => {
+      for (const key of [undefined, null, 42, Redacted.make(42), Redacted.make(new Uint8Array(32))]) {
+        expect(getLeft(Envelope.decodeRefreshResponse(crypto, untyped(key), RESPONSE_P9)).reason).toBe("Key")
+      }
+      for (const body of [undefined, null, 42, {}]) {
+        expect(getLeft(Envelope.decodeRefreshResponse(crypto, P8.refresh_response_key, untyped(body))).reason)
+          .toBe("Missing")
+      }
+    })
+
+    it("parseClientSecret and clientSecretFromBytes", () => {
+      for (const value of [undefined, null, 42, Redacted.make(42)]) {
+        expect(getLeft(Envelope.parseClientSecret(untyped(value)))).toBeInstanceOf(InvalidClientSecret)
+      }
+      for (const value of [undefined, null, "abc", new Array(32).fill(1)]) {
+        expect(getLeft(Envelope.clientSecretFromBytes(untyped(value)))).toBeInstanceOf(InvalidClientSecret)
+      }
     })
   })
 
@@ -239,7 +295,12 @@ describe("Envelope", () => {
       expect(getLeft(Envelope.decodeRefreshResponse(crypto, P8.refresh_response_key, "AAAA")).reason).toBe("TooShort")
     })
     it("a decryptable response that is not JSON", () => {
-      const encoded = Envelope.encodeResponse(crypto, secret, { nowMs: 1, nonce: NONCE, iv: IV, json: "not json" })
+      const encoded = OperatorEnvelope.encodeResponse(crypto, secret, {
+        nowMs: 1,
+        nonce: NONCE,
+        iv: IV,
+        json: "not json"
+      })
       expect(getLeft(Envelope.decodeResponse(crypto, secret, encoded.text, NONCE)).reason).toBe("Json")
     })
   })
@@ -247,7 +308,7 @@ describe("Envelope", () => {
   describe("decodeRequest follows the operator's order (envelope.md §5)", () => {
     const valid = requestVectors[0]![2]
     const decode = (body: string | Uint8Array, nowMs = TIMESTAMP, binary = false) =>
-      Envelope.decodeRequest(crypto, secret, body, { nowMs, binary })
+      OperatorEnvelope.decodeRequest(crypto, secret, body, { nowMs, binary })
     const reason = (body: string | Uint8Array, nowMs = TIMESTAMP, binary = false) =>
       getLeft(decode(body, nowMs, binary)).reason
 
@@ -267,7 +328,9 @@ describe("Envelope", () => {
       expect(error.message).toContain("received 2, must be 1")
     })
     it("5 Decrypt under a wrong secret", () => {
-      expect(getLeft(Envelope.decodeRequest(crypto, otherSecret, valid, { nowMs: TIMESTAMP })).reason).toBe("Decrypt")
+      expect(getLeft(OperatorEnvelope.decodeRequest(crypto, otherSecret, valid, { nowMs: TIMESTAMP })).reason).toBe(
+        "Decrypt"
+      )
     })
     it("6 Timestamp: truncated minutes, |drift| ≤ 1 accepted", () => {
       expect(Either.isRight(decode(valid, TIMESTAMP + 119_999))).toBe(true)
@@ -305,11 +368,11 @@ describe("Envelope", () => {
       [FastCheck.json(), nonceArb, ivArb, timeArb],
       ([json, nonce, iv, nowMs]) => {
         const encoded = Envelope.encodeRequest(crypto, secret, { nowMs, nonce, iv, payload: utf8(json) })
-        const decoded = getRight(Envelope.decodeRequest(crypto, secret, encoded.text, { nowMs }))
+        const decoded = getRight(OperatorEnvelope.decodeRequest(crypto, secret, encoded.text, { nowMs }))
         expect(decoded.json).toBe(json)
         expect(decoded.nonce).toEqual(nonce)
         expect(decoded.timestampMs).toBe(nowMs)
-        const binary = getRight(Envelope.decodeRequest(crypto, secret, encoded.bytes, { nowMs, binary: true }))
+        const binary = getRight(OperatorEnvelope.decodeRequest(crypto, secret, encoded.bytes, { nowMs, binary: true }))
         expect(binary.json).toBe(json)
       },
       { fastCheck: { numRuns: 200 } }
@@ -320,7 +383,7 @@ describe("Envelope", () => {
       [FastCheck.uint8Array({ maxLength: 300 }), nonceArb, ivArb],
       ([payload, nonce, iv]) => {
         const encoded = Envelope.encodeRequest(crypto, secret, { nowMs: TIMESTAMP, nonce, iv, payload })
-        const decoded = Envelope.decodeRequest(crypto, secret, encoded.text, { nowMs: TIMESTAMP })
+        const decoded = OperatorEnvelope.decodeRequest(crypto, secret, encoded.text, { nowMs: TIMESTAMP })
         if (Either.isRight(decoded)) expect(decoded.right.payload).toEqual(payload)
         else expect(decoded.left.reason).toBe("Json")
       },
@@ -331,7 +394,7 @@ describe("Envelope", () => {
       "response round trip: arbitrary JSON, text and binary",
       [FastCheck.json(), nonceArb, ivArb, timeArb],
       ([json, nonce, iv, nowMs]) => {
-        const encoded = Envelope.encodeResponse(crypto, secret, { nowMs, nonce, iv, json })
+        const encoded = OperatorEnvelope.encodeResponse(crypto, secret, { nowMs, nonce, iv, json })
         expect(getRight(Envelope.decodeResponse(crypto, secret, encoded.text, nonce))).toEqual({
           timestampMs: nowMs,
           json
@@ -351,10 +414,10 @@ describe("Envelope", () => {
         const bytes = Uint8Array.from(encoded.bytes)
         const i = position % bytes.length
         bytes[i] = bytes[i]! ^ flip
-        const error = getLeft(Envelope.decodeRequest(crypto, secret, bytes, { nowMs: TIMESTAMP, binary: true }))
+        const error = getLeft(OperatorEnvelope.decodeRequest(crypto, secret, bytes, { nowMs: TIMESTAMP, binary: true }))
         expect(error.reason).toBe(i === 0 ? (bytes[0] === 1 ? "Decrypt" : "Version") : "Decrypt")
         expect(
-          Either.isLeft(Envelope.decodeRequest(crypto, secret, Buffer.from(bytes).toString("base64"), {
+          Either.isLeft(OperatorEnvelope.decodeRequest(crypto, secret, Buffer.from(bytes).toString("base64"), {
             nowMs: TIMESTAMP
           }))
         ).toBe(true)
@@ -372,7 +435,7 @@ describe("Envelope", () => {
         FastCheck.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ ".split(""))
       ],
       ([json, nonce, position, flip, char]) => {
-        const encoded = Envelope.encodeResponse(crypto, secret, {
+        const encoded = OperatorEnvelope.encodeResponse(crypto, secret, {
           nowMs: TIMESTAMP,
           nonce,
           iv: crypto.randomBytes(12),
@@ -409,9 +472,9 @@ describe("Envelope", () => {
           Envelope.decodeRefreshResponse(crypto, text, text),
           Envelope.decodeRefreshResponse(crypto, P8.refresh_response_key, text),
           Envelope.decodeRefreshResponse(crypto, P8.refresh_response_key, bytes),
-          Envelope.decodeRequest(crypto, secret, text, { nowMs: TIMESTAMP }),
-          Envelope.decodeRequest(crypto, secret, bytes, { nowMs: TIMESTAMP, binary: true }),
-          Envelope.decodeRequest(crypto, secret, bytes, { nowMs: TIMESTAMP })
+          OperatorEnvelope.decodeRequest(crypto, secret, text, { nowMs: TIMESTAMP }),
+          OperatorEnvelope.decodeRequest(crypto, secret, bytes, { nowMs: TIMESTAMP, binary: true }),
+          OperatorEnvelope.decodeRequest(crypto, secret, bytes, { nowMs: TIMESTAMP })
         ]
         for (const r of results) expect(Either.isEither(r)).toBe(true)
       },
@@ -423,7 +486,9 @@ describe("Envelope", () => {
       [FastCheck.uint8Array({ minLength: 45, maxLength: 200 })],
       ([bytes]) => {
         bytes[0] = 1
-        expect(getLeft(Envelope.decodeRequest(crypto, secret, bytes, { nowMs: TIMESTAMP, binary: true })).reason)
+        expect(
+          getLeft(OperatorEnvelope.decodeRequest(crypto, secret, bytes, { nowMs: TIMESTAMP, binary: true })).reason
+        )
           .toBe("Decrypt")
       }
     )

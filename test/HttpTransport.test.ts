@@ -24,6 +24,7 @@ import * as Crypto from "../src/Crypto.js"
 import * as Envelope from "../src/Envelope.js"
 import type { TransportError } from "../src/TransportError.js"
 import * as HttpTransport from "../src/HttpTransport.js"
+import * as OperatorEnvelope from "../src/internal/operatorEnvelope.js"
 import { CLIENT_SECRET } from "./vectors.js"
 
 const SECRET = CLIENT_SECRET
@@ -85,15 +86,13 @@ const enveloped = (
     seen.push({ path, headers: { ...request.headers }, body })
     if (request.headers["authorization"] !== `Bearer ${API_KEY}`) return rejection(401, { status: "unauthorized" })
     const binary = request.headers["content-type"] === "application/octet-stream"
-    const decoded = Envelope.decodeRequest(crypto, serverSecret, binary ? body : new TextDecoder().decode(body), {
-      nowMs: Date.now(),
-      binary
-    })
+    const text = binary ? body : new TextDecoder().decode(body)
+    const decoded = OperatorEnvelope.decodeRequest(crypto, serverSecret, text, { nowMs: Date.now(), binary })
     if (Either.isLeft(decoded)) {
       return rejection(400, { status: "client_error", message: `Invalid body: ${decoded.left.detail}` })
     }
     const answer = respond(decoded.right.json, decoded.right.nonce)
-    const encoded = Envelope.encodeResponse(crypto, serverSecret, {
+    const encoded = OperatorEnvelope.encodeResponse(crypto, serverSecret, {
       nowMs: Date.now(),
       nonce: answer.nonce ?? decoded.right.nonce,
       iv: crypto.randomBytes(12),
@@ -160,7 +159,7 @@ const Operator = HttpRouter.empty.pipe(
     "/v2/other-secret",
     Effect.gen(function*() {
       yield* record
-      const encoded = Envelope.encodeResponse(crypto, otherSecret, {
+      const encoded = OperatorEnvelope.encodeResponse(crypto, otherSecret, {
         nowMs: Date.now(),
         nonce: new Uint8Array(8),
         iv: crypto.randomBytes(12),
@@ -659,9 +658,9 @@ describe("HttpTransport under TestClock (mock HttpClient)", () => {
           bodies.push(body)
           if (n === 1) return { status: 502 }
           const request = Either.getOrThrow(
-            Envelope.decodeRequest(crypto, serverSecret, body, { nowMs: TIMESTAMP })
+            OperatorEnvelope.decodeRequest(crypto, serverSecret, body, { nowMs: TIMESTAMP })
           )
-          const response = Envelope.encodeResponse(crypto, serverSecret, {
+          const response = OperatorEnvelope.encodeResponse(crypto, serverSecret, {
             nowMs: TIMESTAMP,
             nonce: request.nonce,
             iv: new Uint8Array(12),
@@ -675,7 +674,7 @@ describe("HttpTransport under TestClock (mock HttpClient)", () => {
       const json = yield* Fiber.join(fiber)
       expect(JSON.parse(json).status).toBe("success")
       const [first, second] = bodies.map((b) =>
-        Either.getOrThrow(Envelope.decodeRequest(crypto, serverSecret, b, { nowMs: TIMESTAMP }))
+        Either.getOrThrow(OperatorEnvelope.decodeRequest(crypto, serverSecret, b, { nowMs: TIMESTAMP }))
       )
       expect(first!.timestampMs).toBe(TIMESTAMP)
       expect(second!.timestampMs).toBeGreaterThan(TIMESTAMP) // re-encoded after the backoff sleep

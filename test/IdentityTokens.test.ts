@@ -5,7 +5,6 @@ import * as IdentityTokens from "../src/IdentityTokens.js"
 import { left, right } from "./either.js"
 import { P8 as P8_BODY } from "./vectors.js"
 
-
 // conformance.md §6 P-8
 const {
   advertising_token: ADVERTISING_TOKEN,
@@ -157,6 +156,57 @@ describe("IdentityTokens", () => {
         expect(e.message).not.toContain(REFRESH_TOKEN.slice(0, 20))
         expect(e.message).not.toContain(String(value))
       }
+    })
+  })
+
+  describe("bounded input: session JSON may come from a cookie the user controls", () => {
+    const deep = (n: number) => "[".repeat(n) + "]".repeat(n)
+
+    it("JSON nested 3,000 deep is TooDeep, not a RangeError", () => {
+      for (const json of [deep(3000), `{"advertising_token":${deep(3000)}}`, `{"x":${deep(3000)},"a":1}`]) {
+        const e = left(IdentityTokens.fromJsonString(json))
+        expect(e.reason).toBe("TooDeep")
+        expect(e.message).toBe(`invalid identity JSON: nested more than ${IdentityTokens.MAX_JSON_DEPTH} deep`)
+      }
+      expect(left(IdentityTokens.fromBody({ ...P8_BODY, x: JSON.parse(deep(3000)) })).reason).toBe("TooDeep")
+    })
+
+    it("nesting up to the limit is read", () => {
+      const n = IdentityTokens.MAX_JSON_DEPTH - 1
+      expect(right(IdentityTokens.fromJsonString(withField("x_extra", JSON.parse(deep(n))))).refreshFrom)
+        .toBe(REFRESH_FROM)
+      expect(left(IdentityTokens.fromJsonString(withField("x_extra", JSON.parse(deep(n + 1))))).reason)
+        .toBe("TooDeep")
+    })
+
+    it("text longer than MAX_JSON_LENGTH is TooLong, valid or not, before it is parsed", () => {
+      const padded = (n: number) => withField("user_token", "u".repeat(n))
+      const fits = padded(IdentityTokens.MAX_JSON_LENGTH - padded(0).length)
+      expect(fits.length).toBe(IdentityTokens.MAX_JSON_LENGTH)
+      expect(right(IdentityTokens.fromJsonString(fits)).advertisingToken).toBe(ADVERTISING_TOKEN)
+      const long = padded(IdentityTokens.MAX_JSON_LENGTH - padded(0).length + 1)
+      expect(left(IdentityTokens.fromJsonString(long)).reason).toBe("TooLong")
+      expect(left(IdentityTokens.fromJsonString("x".repeat(5_000_000))).reason).toBe("TooLong")
+      // a body whose JSON would be too long is rejected before it is serialized
+      expect(left(IdentityTokens.fromBody(JSON.parse(long))).reason).toBe("TooLong")
+      expect(right(IdentityTokens.fromBody(JSON.parse(fits))).jsonString).toBe(fits)
+    })
+
+    it("bodies that are cyclic, shared to look small, or throw when read are typed errors", () => {
+      const cyclic: Record<string, unknown> = { ...P8_BODY }
+      cyclic["self"] = cyclic
+      expect(left(IdentityTokens.fromBody(cyclic)).reason).toBe("TooDeep")
+      // 2^40 paths through 40 shared arrays: JSON.stringify would never finish
+      let shared: unknown = "x"
+      for (let i = 0; i < 40; i++) shared = [shared, shared]
+      expect(left(IdentityTokens.fromBody({ ...P8_BODY, shared })).reason).toBe("TooLong")
+      const hostile = new Proxy({}, {
+        ownKeys: () => {
+          throw new Error("boom")
+        }
+      })
+      expect(left(IdentityTokens.fromBody(hostile)).reason).toBe("NotJson")
+      expect(left(IdentityTokens.fromBody({ ...P8_BODY, big: 1n })).reason).toBe("NotJson")
     })
   })
 

@@ -15,6 +15,7 @@ import * as Crypto from "../src/Crypto.js"
 import * as Envelope from "../src/Envelope.js"
 import * as HttpTransport from "../src/HttpTransport.js"
 import * as IdentityTokens from "../src/IdentityTokens.js"
+import * as OperatorEnvelope from "../src/internal/operatorEnvelope.js"
 import * as Publisher from "../src/Publisher.js"
 import * as TokenGenerateInput from "../src/TokenGenerateInput.js"
 import {
@@ -78,10 +79,11 @@ const json = (status: number, body: unknown): Reply => ({ status, body: JSON.str
 
 /** Decrypts the request envelope and answers `responseJson` enveloped with the request's nonce. */
 const enveloped = (seen: Seen, nowMs: number, responseJson: string, iv: Uint8Array = P_IV): Reply => {
-  const request = Either.getOrThrow(Envelope.decodeRequest(nodeCrypto, serverSecret, seen.body, { nowMs }))
+  const request = Either.getOrThrow(OperatorEnvelope.decodeRequest(nodeCrypto, serverSecret, seen.body, { nowMs }))
   return {
-    body: Envelope.encodeResponse(nodeCrypto, serverSecret, { nowMs, nonce: request.nonce, iv, json: responseJson })
-      .text
+    body:
+      OperatorEnvelope.encodeResponse(nodeCrypto, serverSecret, { nowMs, nonce: request.nonce, iv, json: responseJson })
+        .text
   }
 }
 
@@ -157,7 +159,7 @@ describe("Publisher.generateToken", () => {
     const payloads: Array<string | undefined> = []
     const { layer } = setup((seen, nowMs) => {
       payloads.push(
-        Either.getOrThrow(Envelope.decodeRequest(nodeCrypto, serverSecret, seen.body, { nowMs })).json
+        Either.getOrThrow(OperatorEnvelope.decodeRequest(nodeCrypto, serverSecret, seen.body, { nowMs })).json
       )
       return enveloped(seen, nowMs, JSON.stringify({ body: P8, status: "success" }))
     })
@@ -197,7 +199,9 @@ describe("Publisher.generateToken", () => {
     return Effect.gen(function*() {
       yield* TestClock.setTime(P_TIMESTAMP)
       const error = yield* Effect.flip(Publisher.PublisherClient.generateToken(email("user@example.com")))
-      expect(error).toEqual(new Publisher.UnexpectedStatus({ operation: "generate", status: "insufficient_user_consent" }))
+      expect(error).toEqual(
+        new Publisher.UnexpectedStatus({ operation: "generate", status: "insufficient_user_consent" })
+      )
       expect(error.message).toBe("Got unexpected token generate status: insufficient_user_consent")
     }).pipe(Effect.provide(layer))
   })
@@ -283,7 +287,9 @@ describe("Publisher.generateToken", () => {
         postRaw: () => Effect.die("unexpected postRaw")
       })
       const response = yield* Publisher.PublisherClient.generateToken(email("user@example.com")).pipe(
-        Effect.provide(Layer.effect(Publisher.PublisherClient, Publisher.make).pipe(Layer.provide([stub, Crypto.layerNode])))
+        Effect.provide(
+          Layer.effect(Publisher.PublisherClient, Publisher.make).pipe(Layer.provide([stub, Crypto.layerNode]))
+        )
       )
       expect(Publisher.identityJsonString(response)).toBe(P8_JSON)
       expect(paths).toEqual([`/v2/token/generate {"email_hash":"tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="}`])
@@ -365,9 +371,12 @@ describe("Publisher.refreshToken", () => {
       const error = yield* Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
       expect(seen).toHaveLength(1)
       expect(error).toEqual(
-        new Publisher.InvalidResponse({ operation: "refresh", detail: "Invalid identity in token refresh response" })
+        new Publisher.InvalidResponse({
+          operation: "refresh",
+          detail: "Invalid identity in token refresh response: identity_expires has passed"
+        })
       )
-      expect(error.message).toBe("Invalid identity in token refresh response")
+      expect(error.message).toBe("Invalid identity in token refresh response: identity_expires has passed")
     }).pipe(Effect.provide(layer))
   })
 
@@ -375,7 +384,7 @@ describe("Publisher.refreshToken", () => {
     const now = P9_NOW
     const dead = { ...P9, identity_expires: now + 60_000, refresh_expires: now - 1 }
     const key = Buffer.from(P8.refresh_response_key, "base64")
-    const body = Envelope.encodeRefreshResponse(nodeCrypto, key, {
+    const body = OperatorEnvelope.encodeRefreshResponse(nodeCrypto, key, {
       iv: P_IV,
       json: JSON.stringify({ body: dead, status: "success" })
     }).text
@@ -383,7 +392,7 @@ describe("Publisher.refreshToken", () => {
     return Effect.gen(function*() {
       yield* TestClock.setTime(now)
       const error = yield* Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
-      expect(error.message).toBe("Invalid identity in token refresh response")
+      expect(error.message).toBe("Invalid identity in token refresh response: refresh_expires has passed")
     }).pipe(Effect.provide(layer))
   })
 
@@ -400,14 +409,15 @@ describe("Publisher.refreshToken", () => {
       // exactly at refresh_expires it is still refreshable: the request goes out
       yield* TestClock.setTime(P8.refresh_expires)
       const late = yield* Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
-      expect(late.message).toBe("Invalid identity in token refresh response") // P-9 is stale by then
+      // P-9 is stale by then
+      expect(late.message).toBe("Invalid identity in token refresh response: identity_expires has passed")
       expect(seen).toHaveLength(1)
     }).pipe(Effect.provide(layer))
   })
 
   it.effect("unexpected refresh status → UnexpectedStatus", () => {
     const key = Buffer.from(P8.refresh_response_key, "base64")
-    const body = Envelope.encodeRefreshResponse(nodeCrypto, key, { iv: P_IV, json: `{"status":"weird"}` }).text
+    const body = OperatorEnvelope.encodeRefreshResponse(nodeCrypto, key, { iv: P_IV, json: `{"status":"weird"}` }).text
     const { layer } = setup(() => ({ body }))
     return Effect.gen(function*() {
       yield* TestClock.setTime(P9_NOW)
@@ -441,6 +451,147 @@ describe("Publisher.refreshToken", () => {
   })
 })
 
+describe("a new identity is validated when it arrives (generate and refresh alike)", () => {
+  const NOW = P9_NOW
+  const refreshKey = Buffer.from(P8.refresh_response_key, "base64")
+  const asRefreshBody = (json: string) =>
+    OperatorEnvelope.encodeRefreshResponse(nodeCrypto, refreshKey, { iv: P_IV, json }).text
+  const success = (body: unknown) => JSON.stringify({ body, status: "success" })
+  const urlAlphabetKey = Buffer.alloc(32, 0xfb).toString("base64url")
+  const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+    [{ identity_expires: NOW - 1 }, "identity_expires has passed"],
+    [{ refresh_expires: NOW - 1 }, "refresh_expires has passed"],
+    [{ refresh_response_key: "not a key" }, "refresh_response_key is not standard Base64 of 32 bytes"],
+    [{ refresh_response_key: "AAAA" }, "refresh_response_key is not standard Base64 of 32 bytes"],
+    [
+      { refresh_response_key: Buffer.alloc(16, 1).toString("base64") },
+      "refresh_response_key is not standard Base64 of 32 bytes"
+    ],
+    [{ refresh_response_key: urlAlphabetKey }, "refresh_response_key is not standard Base64 of 32 bytes"],
+    [{ refresh_response_key: undefined }, "refresh_response_key is missing"],
+    [{ advertising_token: "" }, "advertising_token is empty"],
+    [{ refresh_token: "" }, "refresh_token is empty"]
+  ]
+
+  it.effect("generate: an identity that could not be used later → InvalidResponse naming the field", () => {
+    const answers = [success(P9), ...cases.map(([change]) => success({ ...P9, ...change }))]
+    const { layer } = setup((seen, nowMs) => enveloped(seen, nowMs, answers.shift()!))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const generate = Publisher.PublisherClient.generateToken(email("user@example.com"))
+      expect(Publisher.identityJsonString(yield* generate)).toBe(JSON.stringify(P9))
+      for (const [change, problem] of cases) {
+        const error = yield* Effect.flip(generate)
+        expect(error, JSON.stringify(change)).toEqual(
+          new Publisher.InvalidResponse({
+            operation: "generate",
+            detail: `Invalid identity in token generate response: ${problem}`
+          })
+        )
+        expectNoSecrets(error)
+      }
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("refresh: the same checks on the refreshed identity", () => {
+    const bodies = cases.map(([change]) => asRefreshBody(success({ ...P9, ...change })))
+    const { layer } = setup(() => ({ body: bodies.shift()! }))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      for (const [, problem] of cases) {
+        const error = yield* Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
+        expect(error).toMatchObject({
+          _tag: "InvalidResponse",
+          operation: "refresh",
+          detail: `Invalid identity in token refresh response: ${problem}`
+        })
+      }
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a response nested 3,000 deep → InvalidResponse, not a defect", () => {
+    const deep = "[".repeat(3000) + "]".repeat(3000)
+    const json = `{"status":"success","body":{"advertising_token":${deep}}}`
+    const { layer } = setup((seen, nowMs) =>
+      seen.path === Publisher.GENERATE_PATH ? enveloped(seen, nowMs, json) : { body: asRefreshBody(json) }
+    )
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const generated = yield* Effect.flip(Publisher.PublisherClient.generateToken(email("user@example.com")))
+      expect(generated).toEqual(
+        new Publisher.InvalidResponse({
+          operation: "generate",
+          detail: "token generate response nests arrays and objects more than 64 deep"
+        })
+      )
+      const refreshed = yield* Effect.flip(Publisher.PublisherClient.refreshToken(P8_IDENTITY))
+      expect(refreshed).toMatchObject({ _tag: "InvalidResponse", operation: "refresh" })
+    }).pipe(Effect.provide(layer))
+  })
+
+  it("parseResponse is total: wrong types, huge and deep text", () => {
+    const inputs: ReadonlyArray<unknown> = [
+      undefined,
+      null,
+      42,
+      {},
+      "x".repeat(5_000_000),
+      `{"status":"${"s".repeat(Publisher.MAX_RESPONSE_LENGTH)}"}`,
+      "[".repeat(100_000),
+      `{"status":"success","body":${"{\"a\":".repeat(10_000)}1${"}".repeat(10_000)}}`
+    ]
+    for (const input of inputs) {
+      const result = Publisher.parseResponse("generate", input as string)
+      expect(Either.isLeft(result)).toBe(true)
+      if (Either.isLeft(result)) expect(result.left._tag).toBe("InvalidResponse")
+    }
+  })
+})
+
+describe("operator text in errors is bounded", () => {
+  it("UnexpectedStatus keeps 256 characters of a 5 MB status, with an ellipsis", () => {
+    const error = new Publisher.UnexpectedStatus({ operation: "generate", status: "s".repeat(5_000_000) })
+    expect(error.status).toBe(`${"s".repeat(Publisher.MAX_OPERATOR_TEXT)}…`)
+    expect(Publisher.MAX_OPERATOR_TEXT).toBe(256)
+    expect(error.message).toBe(`Got unexpected token generate status: ${"s".repeat(256)}…`)
+    // cut at a code point boundary: no lone surrogate
+    const emoji = new Publisher.UnexpectedStatus({ operation: "refresh", status: `${"a".repeat(255)}😀😀` })
+    expect(emoji.status).toBe(`${"a".repeat(255)}…`)
+    expect(new Publisher.UnexpectedStatus({ operation: "refresh", status: "a".repeat(256) }).status).toBe(
+      "a".repeat(256)
+    )
+  })
+
+  it.effect("through the client: a long status from the operator is kept cut", () => {
+    const status = "insufficient_".repeat(1_000)
+    const { layer } = setup((seen, nowMs) => enveloped(seen, nowMs, JSON.stringify({ status })))
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(P_TIMESTAMP)
+      const error = yield* Effect.flip(Publisher.PublisherClient.generateToken(email("user@example.com")))
+      expect(error).toMatchObject({ _tag: "UnexpectedStatus", status: `${status.slice(0, 256)}…` })
+    }).pipe(Effect.provide(layer))
+  })
+
+  it("ClientError, Unauthorized and the refresh token errors keep operator text cut too", () => {
+    const long = "m".repeat(100_000)
+    const cut = `${"m".repeat(256)}…`
+    const client = new Publisher.ClientError({
+      operation: "generate",
+      httpStatus: 400,
+      status: long,
+      operatorMessage: long
+    })
+    expect([client.status, client.operatorMessage]).toEqual([cut, cut])
+    expect(client.message.length).toBeLessThan(600)
+    expect(new Publisher.Unauthorized({ operation: "refresh", httpStatus: 401, status: long }).status).toBe(cut)
+    expect(new Publisher.InvalidRefreshToken({ operatorMessage: long }).operatorMessage).toBe(cut)
+    expect(new Publisher.ExpiredRefreshToken({ operatorMessage: long }).operatorMessage).toBe(cut)
+    expect(new Publisher.ClientError({ operation: "generate", httpStatus: 400 }).message).toBe(
+      "token generate rejected with HTTP 400"
+    )
+  })
+})
+
 describe("Publisher.refreshIfNeeded", () => {
   it.effect("Keep before refresh_from (and exactly at it), Refreshed after, Drop once not refreshable", () => {
     const { layer, seen } = setup(() => ({ body: P9_RESPONSE }))
@@ -453,7 +604,9 @@ describe("Publisher.refreshIfNeeded", () => {
       yield* TestClock.setTime(P9_NOW)
       const refreshed = yield* Publisher.PublisherClient.refreshIfNeeded(P8_IDENTITY)
       expect(refreshed._tag).toBe("Refreshed")
-      if (refreshed._tag === "Refreshed") expect(IdentityTokens.toJsonString(refreshed.identity)).toBe(JSON.stringify(P9))
+      if (refreshed._tag === "Refreshed") {
+        expect(IdentityTokens.toJsonString(refreshed.identity)).toBe(JSON.stringify(P9))
+      }
       expect(seen).toHaveLength(1)
 
       yield* TestClock.setTime(P8.refresh_expires + 1)

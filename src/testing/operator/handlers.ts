@@ -5,6 +5,7 @@
  */
 import * as Either from "effect/Either"
 import * as Envelope from "../../Envelope.js"
+import * as OperatorEnvelope from "../../internal/operatorEnvelope.js"
 import type { EnvelopeError } from "../../TransportError.js"
 import { bearer, type Client, type Role } from "./clients.js"
 import type { Config } from "./config.js"
@@ -79,7 +80,7 @@ export const makeRoute = (
     if (client === undefined || !client.roles.some((r) => roles.includes(r))) return unauthorized()
     if (req.body.length > MAX_BODY) return json(413, { status: "client_error", message: "Request body too large" })
     const binary = mediaType(req.headers["content-type"]) === "application/octet-stream"
-    const decoded = Envelope.decodeRequest(crypto, client.envelopeKey, req.body, {
+    const decoded = OperatorEnvelope.decodeRequest(crypto, client.envelopeKey, req.body, {
       nowMs,
       binary,
       maxDriftMinutes: config.maxDriftMinutes
@@ -96,7 +97,7 @@ export const makeRoute = (
       entry.fault = "wrongNonce"
       nonce = nonce.map((b) => b ^ 0xff)
     }
-    const encoded = Envelope.encodeResponse(crypto, client.envelopeKey, {
+    const encoded = OperatorEnvelope.encodeResponse(crypto, client.envelopeKey, {
       nowMs,
       nonce,
       iv: crypto.randomBytes(Envelope.IV_LENGTH),

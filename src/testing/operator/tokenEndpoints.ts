@@ -3,6 +3,7 @@
  * EUID consent check) and `/v2/token/refresh`. Private to the test kit.
  */
 import * as Envelope from "../../Envelope.js"
+import * as OperatorEnvelope from "../../internal/operatorEnvelope.js"
 import { bearer, type Client } from "./clients.js"
 import type { Config } from "./config.js"
 import { IDENTITY_FIELDS, type Identities, MISSING_EXACTLY_ONE, type ResolvedIdentity } from "./identities.js"
@@ -78,7 +79,7 @@ export const makeTokenEndpoints = (
       _tag: "Response",
       status: 200,
       headers: { "content-type": "text/plain" },
-      body: Envelope.encodeRefreshResponse(crypto, decoded.refreshResponseKey, {
+      body: OperatorEnvelope.encodeRefreshResponse(crypto, decoded.refreshResponseKey, {
         iv: crypto.randomBytes(Envelope.IV_LENGTH),
         json: JSON.stringify(value)
       }).text
