@@ -7,9 +7,8 @@ import type * as Scope from "effect/Scope"
 import type { CryptoShape } from "../Crypto.js"
 import { NotInitialized } from "../DecryptError.js"
 import { prepare, type PreparedRing } from "../Decryption.js"
-import type { StoredRing } from "../KeyStore.js"
-
 import type { KeySource } from "../KeyRefresher.js"
+import type { StoredRing } from "../KeyStore.js"
 
 export type { KeySource }
 
