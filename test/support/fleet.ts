@@ -16,7 +16,11 @@ export interface FleetOptions {
 }
 
 /** Starts worker `id` and waits until it has keys; killed when the scope closes. */
-export const startWorker = (options: FleetOptions, id: number): Effect.Effect<Child, Error, Scope.Scope> =>
+export const startWorker = (
+  options: FleetOptions,
+  id: number,
+  readyWithin: Duration.DurationInput = "60 seconds"
+): Effect.Effect<Child, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const child = yield* spawnTsx(worker, [], {
       env: {
@@ -30,7 +34,7 @@ export const startWorker = (options: FleetOptions, id: number): Effect.Effect<Ch
     })
     yield* child.waitForLine((line) => line.startsWith("ready")).pipe(
       Effect.timeoutFail({
-        duration: "60 seconds",
+        duration: readyWithin,
         onTimeout: () => new Error(`worker ${id} not ready: ${child.stderr().slice(0, 2000)}`)
       })
     )
