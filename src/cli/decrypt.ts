@@ -19,7 +19,8 @@ import { EXIT_CODES, page } from "./help.js"
 import { loadRing, prepared } from "./keySource.js"
 import * as Flags from "./options.js"
 import { printLine, printJson } from "./terminal.js"
-import { decryptJson, isoText, table } from "./tokenReport.js"
+import { table } from "./text.js"
+import { decryptJson, isoText } from "./tokenReport.js"
 
 /**
  * The text of a positional token argument, refusing what looks like a

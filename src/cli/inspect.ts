@@ -24,8 +24,8 @@ import { loadRing, prepared } from "./keySource.js"
 import * as Flags from "./options.js"
 import { palette, printJson, printLine, stdout, colorsOn } from "./terminal.js"
 import { describeInstant } from "./time.js"
+import { abbreviate, table } from "./text.js"
 import {
-  abbreviate,
   asRawUid,
   detailsJson,
   failureDetails,
@@ -34,7 +34,6 @@ import {
   isHeaderError,
   rawUidJson,
   readHeader,
-  table,
   type TokenHeader
 } from "./tokenReport.js"
 

@@ -17,11 +17,27 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { VERSION } from "../HttpTransport.js"
 import * as Decrypt from "./decrypt.js"
+import * as Demo from "./demo.js"
 import * as Encrypt from "./encrypt.js"
+import * as Generate from "./generate.js"
 import * as Inspect from "./inspect.js"
+import * as Keys from "./keys.js"
+import * as Operator from "./operator.js"
+import * as Refresh from "./refresh.js"
 import { ExitCode, Reported } from "./errors.js"
-import { EXIT_CODES, page } from "./help.js"
+import { EXIT_CODES, list, page } from "./help.js"
 import { withPlainConsole } from "./terminal.js"
+
+const COMMANDS: ReadonlyArray<readonly [string, string]> = [
+  ["demo", "walk every role end to end against an embedded local operator"],
+  ["operator", "run the local test operator for your own programs"],
+  ["inspect", "explain a token: header without keys, every field and the failure reason with keys"],
+  ["decrypt", "decrypt tokens (argument or one per line on stdin), offline with --keys or online"],
+  ["encrypt", "make sharing tokens from raw UID2s"],
+  ["keys", "fetch and summarise a key ring; --save it for offline use"],
+  ["generate", "generate a token for an email or phone (publishers)"],
+  ["refresh", "refresh a stored identity (publishers)"]
+]
 
 const root = Command.make("uid2").pipe(
   Command.withDescription(page(
@@ -35,9 +51,10 @@ const root = Command.make("uid2").pipe(
     [
       ["every role against an embedded local operator", "uid2 demo"],
       ["what a token says about itself", "uid2 inspect AgAAAA…"]
-    ]
+    ],
+    list("COMMANDS", COMMANDS)
   )),
-  Command.withSubcommands([Inspect.command, Decrypt.command, Encrypt.command])
+  Command.withSubcommands([Demo.command, Operator.command, Inspect.command, Decrypt.command, Encrypt.command, Keys.command, Generate.command, Refresh.command])
 )
 
 const cli = Command.run(root, { name: "uid2", version: VERSION })
@@ -56,7 +73,7 @@ const exitCodeOf = (exit: Exit.Exit<void, unknown>): number => {
 
 const program = cli(process.argv).pipe(
   withPlainConsole,
-  Effect.provide(Layer.merge(NodeContext.layer, CliConfig.layer({ showBuiltIns: false })))
+  Effect.provide(Layer.merge(NodeContext.layer, CliConfig.layer({ showBuiltIns: false, showTypes: false })))
 )
 
 // A reader that goes away (`uid2 decrypt < in | head`) ends the run quietly.

@@ -50,16 +50,19 @@ export const output = { json, verbose }
  */
 export const credentials = {
   baseUrl: Options.text("base-url").pipe(
+    Options.withPseudoName("URL"),
     Options.withFallbackConfig(Config.string("UID2_BASE_URL")),
     Options.optional,
     Options.withDescription("The operator's URL, e.g. https://operator-integ.uidapi.com (default: $UID2_BASE_URL).")
   ),
   apiKey: Options.redacted("api-key").pipe(
+    Options.withPseudoName("KEY"),
     Options.withFallbackConfig(Config.redacted("UID2_API_KEY")),
     Options.optional,
     Options.withDescription("Your API key (default: $UID2_API_KEY; prefer the variable, flags show in `ps`).")
   ),
   secretKey: Options.redacted("secret-key").pipe(
+    Options.withPseudoName("SECRET"),
     Options.withFallbackConfig(Config.redacted("UID2_SECRET_KEY")),
     Options.optional,
     Options.withDescription("Your client secret, Base64 (default: $UID2_SECRET_KEY; prefer the variable).")

@@ -61,7 +61,7 @@ const UNITS: ReadonlyArray<readonly [string, number]> = [
 ]
 
 /**
- * A duration in words, to the largest whole unit: "3 days", "1 hour", "0 seconds".
+ * A duration in words, in its largest unit, rounded: "3 days", "15 minutes", "1 hour".
  *
  * @since 0.1.0
  * @category formatting
@@ -70,7 +70,7 @@ export const duration = (ms: number): string => {
   const abs = Math.abs(ms)
   for (const [unit, size] of UNITS) {
     if (abs >= size) {
-      const n = Math.floor(abs / size)
+      const n = Math.round(abs / size)
       return `${n} ${unit}${n === 1 ? "" : "s"}`
     }
   }

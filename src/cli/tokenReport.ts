@@ -202,26 +202,6 @@ export const failureDetails = (error: DecryptError): TokenDetails | undefined =>
   "token" in error ? error.token : undefined
 
 /**
- * One line per field, name column aligned.
- *
- * @since 0.1.0
- * @category text
- */
-export const table = (rows: ReadonlyArray<readonly [string, string]>): Array<string> => {
-  const width = Math.max(0, ...rows.map(([name]) => name.length))
-  return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`)
-}
-
-/**
- * A long token shortened for display: its first and last characters.
- *
- * @since 0.1.0
- * @category text
- */
-export const abbreviate = (text: string, keep = 16): string =>
-  text.length <= keep * 2 + 1 ? text : `${text.slice(0, keep)}…${text.slice(-keep)}`
-
-/**
  * Epoch ms for people: ISO-8601, or a note that it is not a date.
  *
  * @since 0.1.0
