@@ -10,15 +10,15 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { decrypt, type DecryptOptions, type DecryptResult, type PreparedRing } from "../Decryption.js"
 import { InvalidPayload } from "../DecryptError.js"
+import { decrypt, type DecryptOptions, type DecryptResult, type PreparedRing } from "../Decryption.js"
 import { answerStdin } from "./batch.js"
 import * as Errors from "./errors.js"
 import * as Handler from "./handler.js"
 import { EXIT_CODES, page } from "./help.js"
 import { loadRing, prepared } from "./keySource.js"
 import * as Flags from "./options.js"
-import { printLine, printJson } from "./terminal.js"
+import { printJson, printLine } from "./terminal.js"
 import { table } from "./text.js"
 import { decryptJson, isoText } from "./tokenReport.js"
 
@@ -105,7 +105,10 @@ export const command = Command.make(
         const token = yield* positional(flags.token)
         const loaded = yield* loadRing({ keys: flags.keys, credentials: flags, client: flags.client })
         const ring = yield* prepared(loaded.ring)
-        const options: DecryptOptions = { clientType: flags.client, domainOrAppName: Option.getOrUndefined(flags.domain) }
+        const options: DecryptOptions = {
+          clientType: flags.client,
+          domainOrAppName: Option.getOrUndefined(flags.domain)
+        }
         const now = () => Option.getOrElse(flags.now, () => Date.now())
         if (Option.isNone(token)) {
           const tally = yield* answerStdin("tokens", decryptLine(ring, options, now), tooLongToken)
@@ -128,8 +131,14 @@ export const command = Command.make(
     EXIT_CODES
   ],
   [
-    ["a token from a bid request, offline, checking the domain", "uid2 decrypt --keys bidstream.json --domain example.com AgAAAA…"],
-    ["a file of sharing tokens, as of a fixed time", "uid2 decrypt --keys sharing.json --client sharing --now 2024-05-01T00:00:00Z < tokens.txt"],
+    [
+      "a token from a bid request, offline, checking the domain",
+      "uid2 decrypt --keys bidstream.json --domain example.com AgAAAA…"
+    ],
+    [
+      "a file of sharing tokens, as of a fixed time",
+      "uid2 decrypt --keys sharing.json --client sharing --now 2024-05-01T00:00:00Z < tokens.txt"
+    ],
     ["online, with credentials from UID2_BASE_URL, UID2_API_KEY, UID2_SECRET_KEY", "uid2 decrypt --json A4AAAAB…"]
   ]
 )))

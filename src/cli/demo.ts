@@ -48,7 +48,9 @@ export const parseFault = (text: string): Either.Either<Fault, string> => {
     if (status < 400 || status > 599) return Either.left(`--fault ${text}: the status must be 400–599`)
     return Either.right({ kind: "status", status, path: at })
   }
-  if (what === "malformed" || what === "wrong-nonce" || what === "drop") return Either.right({ kind: what, status: 0, path: at })
+  if (what === "malformed" || what === "wrong-nonce" || what === "drop") {
+    return Either.right({ kind: what, status: 0, path: at })
+  }
   return Either.left(`--fault ${text}: expected a status (400–599), malformed, wrong-nonce or drop, optionally @PATH`)
 }
 
@@ -108,7 +110,12 @@ export const runDemo = (options: {
     const walk = options.roles ?? roles
     const operator = yield* TestOperator.make({ identityScope: options.scope }).pipe(
       Effect.mapError((error) =>
-        new Errors.CliError({ exitCode: 3, status: error._tag, message: "the embedded operator did not start", cause: error })
+        new Errors.CliError({
+          exitCode: 3,
+          status: error._tag,
+          message: "the embedded operator did not start",
+          cause: error
+        })
       )
     )
     for (const fault of options.faults) yield* applyFault(operator, fault)
@@ -131,7 +138,9 @@ export const runDemo = (options: {
   }).pipe(Effect.scoped)
 
 const faultText = (fault: Fault): string =>
-  `${fault.kind === "status" ? fault.status : fault.kind}${fault.path === undefined ? " on every path" : ` on ${fault.path}`}`
+  `${fault.kind === "status" ? fault.status : fault.kind}${
+    fault.path === undefined ? " on every path" : ` on ${fault.path}`
+  }`
 
 /**
  * The `demo` command.
@@ -175,7 +184,9 @@ export const command = Command.make(
           yield* printLine("")
           if (failed === 0) {
             const c = palette(colorsOn(stdout))
-            yield* printLine(c.dim("Next: `uid2 operator` runs this operator for your own code; `uid2 --help` lists the tools."))
+            yield* printLine(
+              c.dim("Next: `uid2 operator` runs this operator for your own code; `uid2 --help` lists the tools.")
+            )
           }
           yield* printLine(summaryLine(outcomes))
         }
@@ -194,7 +205,10 @@ export const command = Command.make(
   ],
   [
     ["the walk-through (what `npm start` runs)", "uid2 demo"],
-    ["how failures read: every key request answered with a body that is not an envelope", "uid2 demo --fault malformed@/v2/key/bidstream"],
+    [
+      "how failures read: every key request answered with a body that is not an envelope",
+      "uid2 demo --fault malformed@/v2/key/bidstream"
+    ],
     ["for a script", "uid2 demo --json"]
   ]
 )))

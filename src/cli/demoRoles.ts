@@ -209,7 +209,9 @@ export const dsp: Role<DemoState> = {
           const client = yield* need(state.dsp, "the bidstream keys")
           const token = yield* need(state.clientSideToken, "the client-side token")
           const result = client.decryptSync(token, OTHER_DOMAIN)
-          if (result._tag === "DecryptedToken") return yield* Effect.fail(`accepted on ${OTHER_DOMAIN}; expected a refusal`)
+          if (result._tag === "DecryptedToken") {
+            return yield* Effect.fail(`accepted on ${OTHER_DOMAIN}; expected a refusal`)
+          }
           if (result._tag !== "DomainOrAppNameCheckFailed") return yield* Effect.fail(result)
           return `refused on ${OTHER_DOMAIN}, as it must be: ${result._tag}: ${result.message}`
         })

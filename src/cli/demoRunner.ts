@@ -103,7 +103,14 @@ export const runRoles = <S>(
         let failed = false
         for (const step of role.steps) {
           if (failed) {
-            const skipped = { role: role.key, step: step.name, passed: false, ran: false, millis: 0, detail: "not run: an earlier step failed" }
+            const skipped = {
+              role: role.key,
+              step: step.name,
+              passed: false,
+              ran: false,
+              millis: 0,
+              detail: "not run: an earlier step failed"
+            }
             outcomes.push(skipped)
             yield* reporter.outcome(skipped)
             continue
@@ -115,7 +122,14 @@ export const runRoles = <S>(
           )
           const millis = performance.now() - start
           const outcome: Outcome = Exit.match(exit, {
-            onSuccess: (detail) => ({ role: role.key, step: step.name, passed: true, ran: true, millis, detail: oneLine(detail) }),
+            onSuccess: (detail) => ({
+              role: role.key,
+              step: step.name,
+              passed: true,
+              ran: true,
+              millis,
+              detail: oneLine(detail)
+            }),
             onFailure: (cause) => ({
               role: role.key,
               step: step.name,
@@ -145,7 +159,11 @@ export const runRoles = <S>(
  * @category text
  */
 export const formatMillis = (millis: number): string =>
-  millis < 10 ? `${millis.toFixed(1)} ms` : millis < 1000 ? `${Math.round(millis)} ms` : `${(millis / 1000).toFixed(1)} s`
+  millis < 10
+    ? `${millis.toFixed(1)} ms`
+    : millis < 1000
+    ? `${Math.round(millis)} ms`
+    : `${(millis / 1000).toFixed(1)} s`
 
 /**
  * The text line of an outcome: mark, step name padded to `nameWidth`,

@@ -11,8 +11,8 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { type EncryptError, EncryptionFailure } from "../DecryptError.js"
 import { encryptRawUid, type PreparedRing } from "../Decryption.js"
-import { EncryptionFailure, type EncryptError } from "../DecryptError.js"
 import { identityTypeOfRawUid, rawUidInfo } from "../Token.js"
 import { answerStdin } from "./batch.js"
 import { positional } from "./decrypt.js"
@@ -55,7 +55,9 @@ export const encryptJson = (ring: PreparedRing, rawUid: string, nowMs: number, r
     : failureJson(result)
 
 const tooLong = (length: number, limit: number) => ({
-  json: failureJson(new EncryptionFailure({ detail: `input of ${length} characters is longer than the ${limit} limit` })),
+  json: failureJson(
+    new EncryptionFailure({ detail: `input of ${length} characters is longer than the ${limit} limit` })
+  ),
   ok: false
 })
 

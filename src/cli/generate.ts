@@ -19,8 +19,16 @@ import * as Flags from "./options.js"
 import { layer, printResponse, toCliError } from "./publisher.js"
 
 const identity = {
-  email: Options.text("email").pipe(Options.withPseudoName("EMAIL"), Options.optional, Options.withDescription("The user's email (normalized and hashed here).")),
-  phone: Options.text("phone").pipe(Options.withPseudoName("PHONE"), Options.optional, Options.withDescription("The user's phone, E.164 (+12345678901).")),
+  email: Options.text("email").pipe(
+    Options.withPseudoName("EMAIL"),
+    Options.optional,
+    Options.withDescription("The user's email (normalized and hashed here).")
+  ),
+  phone: Options.text("phone").pipe(
+    Options.withPseudoName("PHONE"),
+    Options.optional,
+    Options.withDescription("The user's phone, E.164 (+12345678901).")
+  ),
   emailHash: Options.text("email-hash").pipe(
     Options.withPseudoName("HASH"),
     Options.optional,
@@ -72,7 +80,7 @@ export const command = Command.make(
     ...Flags.credentials,
     ...identity,
     tcf: Options.text("tcf").pipe(
-    Options.withPseudoName("STRING"),
+      Options.withPseudoName("STRING"),
       Options.optional,
       Options.withDescription("A TCF consent string (EUID operators require one with consent).")
     )

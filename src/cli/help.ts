@@ -24,7 +24,9 @@ export const page = (
     ...details.map((text) => HelpDoc.p(text)),
     ...more,
     HelpDoc.h2("EXAMPLES"),
-    ...examples.flatMap(([comment, command]) => [HelpDoc.p(Span.weak(`# ${comment}`)), HelpDoc.p(Span.code(`  ${command}`))])
+    ...examples.flatMap((
+      [comment, command]
+    ) => [HelpDoc.p(Span.weak(`# ${comment}`)), HelpDoc.p(Span.code(`  ${command}`))])
   ])
 
 /**
@@ -43,6 +45,8 @@ export const EXIT_CODES =
  * @category help
  */
 export const list = (title: string, rows: ReadonlyArray<readonly [string, string]>): ReadonlyArray<HelpDoc.HelpDoc> => {
-  const [first, ...rest] = rows.map(([name, text]) => [Span.code(name), HelpDoc.p(text)] as [Span.Span, HelpDoc.HelpDoc])
+  const [first, ...rest] = rows.map(([name, text]) =>
+    [Span.code(name), HelpDoc.p(text)] as [Span.Span, HelpDoc.HelpDoc]
+  )
   return first === undefined ? [] : [HelpDoc.h2(title), HelpDoc.descriptionList([first, ...rest])]
 }

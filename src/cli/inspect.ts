@@ -12,8 +12,8 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { decrypt, type DecryptOptions, type PreparedRing } from "../Decryption.js"
 import { type DecryptError, InvalidPayload } from "../DecryptError.js"
+import { decrypt, type DecryptOptions, type PreparedRing } from "../Decryption.js"
 import type { RawUidInfo, TokenDetails } from "../Token.js"
 import { answerStdin } from "./batch.js"
 import { positional } from "./decrypt.js"
@@ -22,9 +22,9 @@ import * as Handler from "./handler.js"
 import { EXIT_CODES, page } from "./help.js"
 import { loadRing, prepared } from "./keySource.js"
 import * as Flags from "./options.js"
-import { palette, printJson, printLine, stdout, colorsOn } from "./terminal.js"
-import { describeInstant } from "./time.js"
+import { colorsOn, palette, printJson, printLine, stdout } from "./terminal.js"
 import { abbreviate, table } from "./text.js"
+import { describeInstant } from "./time.js"
 import {
   asRawUid,
   detailsJson,
@@ -163,7 +163,10 @@ const privacyText = (bits: number): string => {
 }
 
 const headerRows = (header: TokenHeader): Array<readonly [string, string]> => [
-  ["version", `${header.version} (${header.encoding === "base64url" ? "Base64URL" : "Base64"}, ${header.length} characters)`],
+  [
+    "version",
+    `${header.version} (${header.encoding === "base64url" ? "Base64URL" : "Base64"}, ${header.length} characters)`
+  ],
   ["scope", header.scope ?? "— (a V2 header carries none)"],
   ["identity type", header.identityType ?? "— (a V2 header carries none)"],
   ["master key", String(header.masterKeyId)]
@@ -183,10 +186,12 @@ const detailRows = (details: TokenDetails, nowMs: number): Array<readonly [strin
   ["client-side generated", yesNo(details.isClientSideGenerated)],
   ...(details.operator === undefined
     ? []
-    : [[
-      "operator",
-      `site ${details.operator.siteId}, type ${details.operator.type}, version ${details.operator.version}, key ${details.operator.keyId}`
-    ] as const])
+    : [
+      [
+        "operator",
+        `site ${details.operator.siteId}, type ${details.operator.type}, version ${details.operator.version}, key ${details.operator.keyId}`
+      ] as const
+    ])
 ]
 
 /**
@@ -230,7 +235,9 @@ export const reportText = (report: Report, nowMs: number, origin: string | undef
         ]),
         report.expiredAt === undefined
           ? c.green("✓ success")
-          : c.yellow(`✓ success as of its expiry (it expired ${describeInstant(report.expiredAt, nowMs)}; --ignore-expiry)`)
+          : c.yellow(
+            `✓ success as of its expiry (it expired ${describeInstant(report.expiredAt, nowMs)}; --ignore-expiry)`
+          )
       ]
     case "Failed":
       return [
@@ -318,7 +325,10 @@ export const command = Command.make(
   ],
   [
     ["what the header says", "uid2 inspect AgAAAAN6QZRC…"],
-    ["every field, and why it fails, with a saved bidstream key response", "uid2 inspect --keys bidstream.json A4AAAACk…"],
+    [
+      "every field, and why it fails, with a saved bidstream key response",
+      "uid2 inspect --keys bidstream.json A4AAAACk…"
+    ],
     ["an expired token's fields", "uid2 inspect --keys sharing.json --client sharing --ignore-expiry A4AAAACk…"]
   ]
 )))

@@ -129,7 +129,12 @@ export const fetchRing = (flags: CredentialFlags, client: ClientKind): Effect.Ef
     const parsed = parseKeysText(json, `the response of ${endpoint}`)
     if (Either.isLeft(parsed)) {
       const { cause, message } = parsed.left
-      return yield* new Errors.CliError({ exitCode: Errors.ExitCode.Operator, status: "InvalidKeyResponse", message, cause })
+      return yield* new Errors.CliError({
+        exitCode: Errors.ExitCode.Operator,
+        status: "InvalidKeyResponse",
+        message,
+        cause
+      })
     }
     return { ...parsed.right, origin }
   }).pipe(Effect.provide(transportLayer(flags)), Effect.scoped)

@@ -17,8 +17,8 @@ import { EXIT_CODES, page } from "./help.js"
 import { loadRing, saveBody } from "./keySource.js"
 import * as Flags from "./options.js"
 import { printJson, printLine } from "./terminal.js"
-import { describeInstant, duration, isoOrMs } from "./time.js"
 import { table } from "./text.js"
+import { describeInstant, duration, isoOrMs } from "./time.js"
 
 /**
  * A ring's summary: settings, key ids and activity, never a secret.
@@ -55,8 +55,14 @@ const text = (ring: KeyRing, nowMs: number, origin: string): Array<string> => {
     ["keys from", origin],
     ["scope", s.scope],
     ["caller site", s.callerSiteId === null ? "—" : String(s.callerSiteId)],
-    ["master keyset", s.masterKeysetId === null ? "—" : `${s.masterKeysetId} (active key ${s.activeMasterKeyId ?? "none"})`],
-    ["default keyset", s.defaultKeysetId === null ? "—" : `${s.defaultKeysetId} (active key ${s.activeDefaultKeyId ?? "none"})`],
+    [
+      "master keyset",
+      s.masterKeysetId === null ? "—" : `${s.masterKeysetId} (active key ${s.activeMasterKeyId ?? "none"})`
+    ],
+    [
+      "default keyset",
+      s.defaultKeysetId === null ? "—" : `${s.defaultKeysetId} (active key ${s.activeDefaultKeyId ?? "none"})`
+    ],
     ["keys", `${s.keyCount} (${s.activeKeyCount} active now): ${ids}`],
     [
       "usable until",
@@ -68,7 +74,10 @@ const text = (ring: KeyRing, nowMs: number, origin: string): Array<string> => {
     ["max bidstream life", seconds(s.maxBidstreamLifetimeSeconds)],
     ["max sharing life", seconds(s.maxSharingLifetimeSeconds)],
     ["allowed clock skew", seconds(s.allowClockSkewSeconds)],
-    ["sites with domains", s.sites.length === 0 ? "none" : s.sites.map((site) => `${site.id} (${site.domainNames.length})`).join(", ")]
+    [
+      "sites with domains",
+      s.sites.length === 0 ? "none" : s.sites.map((site) => `${site.id} (${site.domainNames.length})`).join(", ")
+    ]
   ])
 }
 

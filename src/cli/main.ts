@@ -19,13 +19,13 @@ import { VERSION } from "../HttpTransport.js"
 import * as Decrypt from "./decrypt.js"
 import * as Demo from "./demo.js"
 import * as Encrypt from "./encrypt.js"
+import { ExitCode, Reported } from "./errors.js"
 import * as Generate from "./generate.js"
+import { EXIT_CODES, list, page } from "./help.js"
 import * as Inspect from "./inspect.js"
 import * as Keys from "./keys.js"
 import * as Operator from "./operator.js"
 import * as Refresh from "./refresh.js"
-import { ExitCode, Reported } from "./errors.js"
-import { EXIT_CODES, list, page } from "./help.js"
 import { withPlainConsole } from "./terminal.js"
 
 const COMMANDS: ReadonlyArray<readonly [string, string]> = [
@@ -54,7 +54,16 @@ const root = Command.make("uid2").pipe(
     ],
     list("COMMANDS", COMMANDS)
   )),
-  Command.withSubcommands([Demo.command, Operator.command, Inspect.command, Decrypt.command, Encrypt.command, Keys.command, Generate.command, Refresh.command])
+  Command.withSubcommands([
+    Demo.command,
+    Operator.command,
+    Inspect.command,
+    Decrypt.command,
+    Encrypt.command,
+    Keys.command,
+    Generate.command,
+    Refresh.command
+  ])
 )
 
 const cli = Command.run(root, { name: "uid2", version: VERSION })

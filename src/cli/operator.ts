@@ -80,12 +80,14 @@ export const command = Command.make(
         const operator = yield* TestOperator.make({ port, identityScope: flags.scope }).pipe(
           Effect.catchTags({
             ServeError: (error) =>
-              Effect.fail(new Errors.CliError({
-                exitCode: 3,
-                status: "ServeError",
-                message: describeServeError(error.cause, port),
-                cause: error
-              })),
+              Effect.fail(
+                new Errors.CliError({
+                  exitCode: 3,
+                  status: "ServeError",
+                  message: describeServeError(error.cause, port),
+                  cause: error
+                })
+              ),
             InvalidClientSecret: (error) => Effect.fail(Errors.config(error.message, error))
           })
         )
@@ -106,7 +108,10 @@ export const command = Command.make(
           const dsp = TestOperator.DSP_CLIENT
           yield* printLine(c.bold(`UID2 test operator (${operator.identityScope}) listening on ${operator.baseUrl}`))
           yield* printLine("")
-          const rows = [["role", "API key", "secret", "for"], ...clients.map((x) => [x.role, x.apiKey, x.secretKey, x.use])]
+          const rows = [
+            ["role", "API key", "secret", "for"],
+            ...clients.map((x) => [x.role, x.apiKey, x.secretKey, x.use])
+          ]
           for (const line of columns(rows)) {
             yield* printLine(`  ${line}`)
           }

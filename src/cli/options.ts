@@ -80,9 +80,13 @@ const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(mess
  */
 export const now = Options.text("now").pipe(
   Options.withPseudoName("TIME"),
-  Options.mapEffect((text) => Either.match(parseInstant(text), { onLeft: (m) => Effect.fail(invalid(m)), onRight: Effect.succeed })),
+  Options.mapEffect((text) =>
+    Either.match(parseInstant(text), { onLeft: (m) => Effect.fail(invalid(m)), onRight: Effect.succeed })
+  ),
   Options.optional,
-  Options.withDescription("Decide as of this time: ISO-8601 (2024-05-01T12:00:00Z) or epoch milliseconds. Default: now.")
+  Options.withDescription(
+    "Decide as of this time: ISO-8601 (2024-05-01T12:00:00Z) or epoch milliseconds. Default: now."
+  )
 )
 
 /**

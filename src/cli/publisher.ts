@@ -13,8 +13,8 @@ import { type CredentialFlags, transportOptions } from "./connection.js"
 import * as Errors from "./errors.js"
 import { printJson, printLine } from "./terminal.js"
 import { table } from "./text.js"
-import { describeInstant } from "./time.js"
 import { abbreviate } from "./text.js"
+import { describeInstant } from "./time.js"
 
 /**
  * The publisher client over the credentials.
@@ -23,8 +23,9 @@ import { abbreviate } from "./text.js"
  * @category layers
  */
 export const layer = (flags: CredentialFlags): Layer.Layer<Publisher.PublisherClient, Errors.CliError> =>
-  Layer.unwrapEffect(Effect.map(transportOptions(flags), (options) =>
-    Publisher.layer(options).pipe(Layer.mapError(Errors.operator))))
+  Layer.unwrapEffect(
+    Effect.map(transportOptions(flags), (options) => Publisher.layer(options).pipe(Layer.mapError(Errors.operator)))
+  )
 
 /**
  * A generate or refresh failure as a command failure: what the operator

@@ -35,7 +35,8 @@ export const parseIdentity = (text: string): Either.Either<IdentityTokens.Identi
   } catch {
     return Either.left(Errors.input("InvalidIdentityJson", "the identity is not JSON"))
   }
-  const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+  const isObject = (u: unknown): u is Record<string, unknown> =>
+    typeof u === "object" && u !== null && !Array.isArray(u)
   const body = isObject(parsed) && isObject(parsed["identity"])
     ? parsed["identity"]
     : isObject(parsed) && isObject(parsed["body"])

@@ -11,13 +11,21 @@
  *
  * @since 0.1.0
  */
-import type { DecryptResult } from "../Decryption.js"
 import type { DecryptError } from "../DecryptError.js"
 import { InvalidPayload, VersionNotSupported } from "../DecryptError.js"
+import type { DecryptResult } from "../Decryption.js"
 import { type IdentityScope, type IdentityType, scopeFromBit, typeFromBits } from "../Identity.js"
 import * as Base64 from "../internal/base64.js"
 import { readInt32 } from "../internal/bytes.js"
-import { detectVersion, isOptedOut, PrivacyBits, rawUidInfo, type RawUidInfo, type TokenDetails, type TokenVersion } from "../Token.js"
+import {
+  detectVersion,
+  isOptedOut,
+  PrivacyBits,
+  type RawUidInfo,
+  rawUidInfo,
+  type TokenDetails,
+  type TokenVersion
+} from "../Token.js"
 import { iso, isoOrMs } from "./time.js"
 
 /**
@@ -94,7 +102,14 @@ export const readHeader = (token: string): TokenHeader | DecryptError => {
   if (head === undefined || head.length < 6) return token.length < 8 ? tooShort : badBase64
   const encoding = /[-_]/.test(token) || (version === 4 && !/[+/=]/.test(token)) ? "base64url" : "base64"
   if (version === 2) {
-    return { version, scope: undefined, identityType: undefined, masterKeyId: readInt32(head, 1), encoding, length: token.length }
+    return {
+      version,
+      scope: undefined,
+      identityType: undefined,
+      masterKeyId: readInt32(head, 1),
+      encoding,
+      length: token.length
+    }
   }
   const prefix = head[0]!
   return {

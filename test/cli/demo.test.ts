@@ -44,7 +44,12 @@ describe("uid2 demo", () => {
     const out = jsonLines(faulty.stdout)
     const summary = out.at(-1)!
     const steps = out.slice(0, -1)
-    expect(steps.filter((s) => s["role"] === "dsp").map((s) => s["status"])).toEqual(["failed", "failed", "failed", "failed"])
+    expect(steps.filter((s) => s["role"] === "dsp").map((s) => s["status"])).toEqual([
+      "failed",
+      "failed",
+      "failed",
+      "failed"
+    ])
     expect(steps.filter((s) => s["role"] !== "dsp").every((s) => s["status"] === "passed")).toBe(true)
     const keys = steps.find((s) => s["step"] === "fetch bidstream keys")!
     expect(keys["ran"]).toBe(true)

@@ -50,7 +50,14 @@ describe("uid2 decrypt, offline", () => {
     const out = jsonLines(result.stdout)
     expect(out.map((o) => o["status"])).toEqual(lines.map(([, status]) => status))
     for (const o of out) if (o["status"] === "success") expect(o["uid"]).toBe(V.EXAMPLE_UID)
-    expect(out[0]).toMatchObject({ version: 4, scope: "UID2", identityType: "Email", siteId: 9000, masterKeyId: 164, siteKeyId: 165 })
+    expect(out[0]).toMatchObject({
+      version: 4,
+      scope: "UID2",
+      identityType: "Email",
+      siteId: 9000,
+      masterKeyId: 164,
+      siteKeyId: 165
+    })
     expect(out[1]).toMatchObject({ version: 2, identityType: null, refreshed: null, generated: null })
     expect(out[6]).toMatchObject({
       version: 4,
@@ -81,11 +88,28 @@ describe("uid2 decrypt, offline", () => {
       run(["decrypt", "--keys", file("euid-bidstream.json"), "--domain", "Example.com", "--now", String(V.DV_NOW)], {
         input: `${V.DV4}\n${V.DV2}\n`
       }),
-      run(["decrypt", "--json", "--keys", file("euid-bidstream.json"), "--domain", "example.net", "--now", String(V.DV_NOW), V.DV4])
+      run([
+        "decrypt",
+        "--json",
+        "--keys",
+        file("euid-bidstream.json"),
+        "--domain",
+        "example.net",
+        "--now",
+        String(V.DV_NOW),
+        V.DV4
+      ])
     ])
     expect(accepted.code).toBe(1)
     const [dv4, dv2] = jsonLines(accepted.stdout)
-    expect(dv4).toMatchObject({ status: "success", uid: V.PHONE_UID, scope: "EUID", identityType: "Phone", isClientSideGenerated: true, privacyBits: 3 })
+    expect(dv4).toMatchObject({
+      status: "success",
+      uid: V.PHONE_UID,
+      scope: "EUID",
+      identityType: "Phone",
+      isClientSideGenerated: true,
+      privacyBits: 3
+    })
     expect(dv2).toMatchObject({ status: "InvalidIdentityScope" })
     expect(refused.code).toBe(1)
     expect(jsonLines(refused.stdout)).toEqual([
@@ -183,15 +207,29 @@ describe("uid2 encrypt, offline", () => {
     })
     expect(encrypted.code).toBe(1)
     const out = jsonLines(encrypted.stdout)
-    expect(out.map((o) => o["status"])).toEqual(["success", "success", "success", "success", "EncryptionFailure", "EncryptionFailure"])
+    expect(out.map((o) => o["status"])).toEqual([
+      "success",
+      "success",
+      "success",
+      "success",
+      "EncryptionFailure",
+      "EncryptionFailure"
+    ])
     for (const [i, [, type]] of rawUids.entries()) {
-      expect(out[i]).toMatchObject({ scope: "UID2", identityType: type, siteId: 9000, expires: "2023-01-31T01:01:01.000Z" })
+      expect(out[i]).toMatchObject({
+        scope: "UID2",
+        identityType: type,
+        siteId: 9000,
+        expires: "2023-01-31T01:01:01.000Z"
+      })
       expect(out[i]!["token"]).toMatch(type === "Phone" ? /^B4[A-Za-z0-9_-]+$/ : /^A4[A-Za-z0-9_-]+$/)
     }
     const decrypted = await run(["decrypt", "--keys", file("dv5.json"), "--client", "sharing", "--now", now], {
       input: out.slice(0, 4).map((o) => o["token"]).join("\n")
     })
     expect(decrypted.code).toBe(0)
-    expect(jsonLines(decrypted.stdout).map((o) => [o["uid"], o["identityType"]])).toEqual(rawUids.map(([u, t]) => [u, t]))
+    expect(jsonLines(decrypted.stdout).map((o) => [o["uid"], o["identityType"]])).toEqual(
+      rawUids.map(([u, t]) => [u, t])
+    )
   }, SLOW)
 })

@@ -64,7 +64,11 @@ describe("uid2 operator", () => {
       expect(dsp).toMatchObject({ apiKey: TestOperator.DSP_CLIENT.apiKey, secretKey: TestOperator.DSP_CLIENT.secret })
 
       const keys = await run(["keys", "--json"], {
-        env: { UID2_BASE_URL: baseUrl, UID2_API_KEY: dsp["apiKey"] as string, UID2_SECRET_KEY: dsp["secretKey"] as string }
+        env: {
+          UID2_BASE_URL: baseUrl,
+          UID2_API_KEY: dsp["apiKey"] as string,
+          UID2_SECRET_KEY: dsp["secretKey"] as string
+        }
       })
       expect(keys.code).toBe(0)
       expect(jsonLines(keys.stdout)[0]).toMatchObject({ status: "success", scope: "EUID", usable: true })

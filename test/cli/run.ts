@@ -106,7 +106,9 @@ const cleanEnv = (): Record<string, string> => {
 /** Starts `uid2 ...args` and returns the child (for commands that keep running). */
 export const start = (args: ReadonlyArray<string>, options: RunOptions = {}) =>
   spawn(process.execPath, [
-    ...(options.tsx === true ? ["--import", "tsx", join(ROOT, "src", "cli", "main.ts")] : [join(buildDir(), "src", "cli", "main.js")]),
+    ...(options.tsx === true
+      ? ["--import", "tsx", join(ROOT, "src", "cli", "main.ts")]
+      : [join(buildDir(), "src", "cli", "main.js")]),
     ...args
   ], {
     cwd: ROOT,

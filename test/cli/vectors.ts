@@ -27,8 +27,22 @@ export const DV5_NOW = 1672534862000
 export const DV5_EXPIRED = 1675126862000
 
 const keys = [
-  { id: 164, keyset_id: 1, created: 1672448461, activates: 1672534861, expires: 2303254861, secret: "iyXxrRJcJOilqBcSJsN7XKCIuShbraXdqBCppCaLCJs=" },
-  { id: 165, keyset_id: 99999, created: 1671670861, activates: 1672448461, expires: 2303254861, secret: "IPsHwoSa+lbKdGgdg8CL1zCkC0HibqcObDP+fUEYF4U=" }
+  {
+    id: 164,
+    keyset_id: 1,
+    created: 1672448461,
+    activates: 1672534861,
+    expires: 2303254861,
+    secret: "iyXxrRJcJOilqBcSJsN7XKCIuShbraXdqBCppCaLCJs="
+  },
+  {
+    id: 165,
+    keyset_id: 99999,
+    created: 1671670861,
+    activates: 1672448461,
+    expires: 2303254861,
+    secret: "IPsHwoSa+lbKdGgdg8CL1zCkC0HibqcObDP+fUEYF4U="
+  }
 ]
 
 /** The sharing key JSON of DV-5, exactly as the checklist gives it (wrapped in `body`). */
