@@ -196,9 +196,10 @@ export const command = Command.make(
 ).pipe(Command.withDescription(page(
   "Walk every UID2 role end to end against an embedded local operator, with readable output.",
   [
-    "Publisher: generate a token, store the identity, refresh it, an opted-out user. DSP: fetch bidstream keys," +
-    " decrypt the publisher's token, a client-side token on its domain and on another (refused, with the exact" +
-    " reason). Sharer: fetch sharing keys, encrypt a raw UID2, decrypt it back.",
+    "Publisher: generate a token, store the identity, refresh it, validate it, an opted-out user. DSP: fetch" +
+    " bidstream keys, decrypt the publisher's token, a client-side token on its domain and on another (refused," +
+    " with the exact reason). Sharer: fetch sharing keys, encrypt a raw UID2, decrypt it back. Advertiser: map a" +
+    " mixed list of emails and phones, then the opt-out status of raw UIDs.",
     "Each step is timed and marked ✓ or ✗; the last line is `N passed, N failed` and the exit code is 1 when a step" +
     " failed. With --json: one JSON line per step, then {\"passed\":N,\"failed\":N}.",
     EXIT_CODES

@@ -2,12 +2,14 @@
  * The demo's roles, as a newcomer meets them: a publisher issues and keeps
  * an identity, a DSP decrypts the publisher's token from a bid request (and
  * refuses one presented on the wrong domain), a sharer passes the raw UID2
- * on as a sharing token. Each step uses the SDK exactly as an integration
+ * on as a sharing token, an advertiser maps its customer list and checks
+ * opt-outs. Each step uses the SDK exactly as an integration
  * would, over HTTP, with that role's own credentials.
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Equal from "effect/Equal"
@@ -15,7 +17,9 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Bidstream from "../Bidstream.js"
 import type * as HttpTransport from "../HttpTransport.js"
+import * as IdentityMap from "../IdentityMap.js"
 import * as IdentityTokens from "../IdentityTokens.js"
+import * as OptOut from "../OptOut.js"
 import * as Publisher from "../Publisher.js"
 import * as Sharing from "../Sharing.js"
 import * as TestOperator from "../testing/TestOperator.js"
@@ -39,6 +43,7 @@ export interface DemoState {
   clientSideToken?: string
   sharer?: Sharing.SharingClientShape
   sharingToken?: string
+  mappedRawUids?: ReadonlyArray<string>
 }
 
 /** The user the publisher signs in. */
@@ -88,7 +93,7 @@ const inMinutes = (at: number) => `in ${duration(at - Date.now())}`
 export const publisher: Role<DemoState> = {
   key: "publisher",
   title: "Publisher",
-  blurb: "turns a signed-in user's email into a token, keeps the identity in the session and refreshes it",
+  blurb: "turns a signed-in user's email into a token, keeps the identity in the session, refreshes and checks it",
   steps: [
     {
       name: "generate a token",
@@ -132,6 +137,19 @@ export const publisher: Role<DemoState> = {
           state.identity = response.identity
           return `new advertising token ${abbreviate(response.identity.advertisingToken, 10)}, expires` +
             ` ${inMinutes(response.identity.identityExpires)}`
+        })
+    },
+    {
+      name: "validate the token",
+      run: (state) =>
+        Effect.gen(function*() {
+          const client = yield* need(state.publisher, "the publisher client")
+          const identity = yield* need(state.identity, "the refreshed identity")
+          const valid = yield* client.validateToken(identity.advertisingToken, { email: DEMO_EMAIL })
+          if (!valid) return yield* Effect.fail(`the operator says the token is not ${DEMO_EMAIL}'s`)
+          const other = yield* client.validateToken(identity.advertisingToken, { email: "someone.else@example.com" })
+          if (other) return yield* Effect.fail("the operator says the token is someone else's too")
+          return `the operator confirms the token is ${DEMO_EMAIL}'s (and not someone else's)`
         })
     },
     {
@@ -269,10 +287,83 @@ export const sharer: Role<DemoState> = {
   ]
 }
 
+/** The advertiser's customer list: people the publisher knows, an opted-out one, and bad entries. */
+export const CUSTOMER_LIST: ReadonlyArray<IdentityMap.Input> = [
+  IdentityMap.email(DEMO_EMAIL),
+  IdentityMap.phone(TestOperator.TestIdentities.validatePhone),
+  IdentityMap.email(TestOperator.TestIdentities.optoutEmail),
+  IdentityMap.emailHash("this is not a hash of anything"),
+  IdentityMap.email("not an email")
+]
+
+const count = (n: number, what: string) => `${n} ${what}`
+
+/**
+ * The advertiser: map a mixed list, then the opt-out status of raw UIDs.
+ *
+ * @since 0.1.0
+ * @category roles
+ */
+export const advertiser: Role<DemoState> = {
+  key: "advertiser",
+  title: "Advertiser",
+  blurb: "maps customer emails and phones to raw UID2s in batches, and honours opt-outs",
+  steps: [
+    {
+      name: "map a mixed list",
+      run: (state) =>
+        Effect.gen(function*() {
+          const client = yield* service(
+            IdentityMap.IdentityMapClient,
+            IdentityMap.layer(clientOptions(state.operator, TestOperator.MAPPER_CLIENT))
+          )
+          const response = yield* client.map(CUSTOMER_LIST)
+          const mapped = Array.from(response.mapped.values())
+          const unmapped = Array.from(response.unmapped.values())
+          if (response.failed.size > 0) return yield* Effect.fail(Array.from(response.failed.values())[0]!.error)
+          const jane = response.mapped.get(DEMO_EMAIL)
+          if (jane === undefined) return yield* Effect.fail(`${DEMO_EMAIL} was not mapped`)
+          if (state.rawUid !== undefined && jane.currentRawUid !== state.rawUid) {
+            return yield* Effect.fail("the mapped raw UID differs from the one in the publisher's token")
+          }
+          if (response.unmapped.get(TestOperator.TestIdentities.optoutEmail)?.reason !== "OptOut") {
+            return yield* Effect.fail("the opted-out user was not reported as opted out")
+          }
+          state.mappedRawUids = mapped.map((m) => m.currentRawUid)
+          return `${CUSTOMER_LIST.length} inputs: ${count(mapped.length, "mapped")} (${DEMO_EMAIL} to the raw UID the` +
+            ` DSP saw), ${unmapped.length} unmapped (${unmapped.map((u) => u.reason).join(", ")}),` +
+            ` ${response.invalid.size} rejected before sending`
+        })
+    },
+    {
+      name: "opt-out status",
+      run: (state) =>
+        Effect.gen(function*() {
+          const mapped = yield* need(state.mappedRawUids, "the mapped raw UIDs")
+          const client = yield* service(
+            OptOut.OptOutClient,
+            OptOut.layer(clientOptions(state.operator, TestOperator.MAPPER_CLIENT))
+          )
+          // A raw UID a partner passed on, whose user has since opted out.
+          const partners = yield* state.operator.rawUidOf({ email: TestOperator.TestIdentities.optoutEmail })
+          const response = yield* client.status([...mapped, partners])
+          if (response.failed.size > 0) return yield* Effect.fail(Array.from(response.failed.values())[0]!.error)
+          const optedOut = response.optedOut.get(partners)
+          if (optedOut === undefined) return yield* Effect.fail("the opted-out raw UID was not reported")
+          if (response.notOptedOut.size !== mapped.length) {
+            return yield* Effect.fail("a mapped raw UID is reported opted out")
+          }
+          return `${count(response.notOptedOut.size, "not opted out")}; the partner's raw UID opted out` +
+            ` ${DateTime.formatIso(optedOut.optedOutSince)}: stop using it`
+        })
+    }
+  ]
+}
+
 /**
  * Every role, in the order the demo walks them.
  *
  * @since 0.1.0
  * @category roles
  */
-export const roles: ReadonlyArray<Role<DemoState>> = [publisher, dsp, sharer]
+export const roles: ReadonlyArray<Role<DemoState>> = [publisher, dsp, sharer, advertiser]

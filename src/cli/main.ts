@@ -24,9 +24,12 @@ import * as Generate from "./generate.js"
 import { EXIT_CODES, list, page } from "./help.js"
 import * as Inspect from "./inspect.js"
 import * as Keys from "./keys.js"
+import * as MapCommand from "./map.js"
 import * as Operator from "./operator.js"
+import * as OptOut from "./optout.js"
 import * as Refresh from "./refresh.js"
 import { withPlainConsole } from "./terminal.js"
+import * as Validate from "./validate.js"
 
 const COMMANDS: ReadonlyArray<readonly [string, string]> = [
   ["demo", "walk every role end to end against an embedded local operator"],
@@ -36,7 +39,10 @@ const COMMANDS: ReadonlyArray<readonly [string, string]> = [
   ["encrypt", "make sharing tokens from raw UID2s"],
   ["keys", "fetch and summarise a key ring; --save it for offline use"],
   ["generate", "generate a token for an email or phone (publishers)"],
-  ["refresh", "refresh a stored identity (publishers)"]
+  ["refresh", "refresh a stored identity (publishers)"],
+  ["validate", "check that a token you generated belongs to an email or phone (publishers)"],
+  ["map", "map a CSV or NDJSON file of emails and phones to raw UID2s (advertisers)"],
+  ["optout", "the opt-out status of a file of raw UID2s"]
 ]
 
 const root = Command.make("uid2").pipe(
@@ -62,7 +68,10 @@ const root = Command.make("uid2").pipe(
     Encrypt.command,
     Keys.command,
     Generate.command,
-    Refresh.command
+    Refresh.command,
+    Validate.command,
+    MapCommand.command,
+    OptOut.command
   ])
 )
 

@@ -28,15 +28,18 @@ export const layer = (flags: CredentialFlags): Layer.Layer<Publisher.PublisherCl
   )
 
 /**
- * A generate or refresh failure as a command failure: what the operator
+ * A generate, refresh or validate failure as a command failure: what the operator
  * refused about the input (a rejected identifier or refresh token, missing
  * consent) is exit 1; credentials and the operator itself, exit 3.
  *
  * @since 0.1.0
  * @category errors
  */
-export const toCliError = (error: Publisher.GenerateTokenError | Publisher.RefreshTokenError): Errors.CliError => {
+export const toCliError = (
+  error: Publisher.GenerateTokenError | Publisher.RefreshTokenError | Publisher.ValidateTokenError
+): Errors.CliError => {
   switch (error._tag) {
+    case "InvalidValidateInput":
     case "ClientError":
     case "UnexpectedStatus":
     case "InvalidRefreshToken":

@@ -45,6 +45,14 @@ export const write = (sink: TextSink, text: string): Effect.Effect<void> =>
     else sink.once("drain", () => resume(Effect.void))
   })
 
+// A terminal that reports no size (some pseudo-terminals say 0) falls back to COLUMNS.
+const columnsOf = (stream: NodeJS.WriteStream): number | undefined => {
+  if (stream.isTTY !== true) return undefined
+  if (stream.columns > 0) return stream.columns
+  const fromEnv = Number(process.env["COLUMNS"])
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : undefined
+}
+
 /**
  * The process's stdout.
  *
@@ -56,7 +64,7 @@ export const stdout: TextSink = {
     return process.stdout.isTTY === true
   },
   get columns() {
-    return process.stdout.columns
+    return columnsOf(process.stdout)
   },
   write: (text) => process.stdout.write(text),
   once: (event, listener) => process.stdout.once(event, listener)
@@ -73,7 +81,7 @@ export const stderr: TextSink = {
     return process.stderr.isTTY === true
   },
   get columns() {
-    return process.stderr.columns
+    return columnsOf(process.stderr)
   },
   write: (text) => process.stderr.write(text),
   once: (event, listener) => process.stderr.once(event, listener)

@@ -17,6 +17,7 @@ describe("uid2 demo", () => {
       "generate a token",
       "store the identity",
       "refresh it",
+      "validate the token",
       "an opted-out user",
       "fetch bidstream keys",
       "decrypt the publisher's token",
@@ -24,12 +25,14 @@ describe("uid2 demo", () => {
       "client-side token, other domain",
       "fetch sharing keys",
       "encrypt a raw UID2",
-      "decrypt it back"
+      "decrypt it back",
+      "map a mixed list",
+      "opt-out status"
     ])
     expect(steps.every((m) => m[1] === "✓")).toBe(true)
     // Step names are aligned: every timing column starts at the same place.
     expect(new Set(steps.map((m) => m[0].indexOf(m[3]!) + m[3]!.length)).size).toBe(1)
-    expect(lines.filter((line) => /^(Publisher|DSP|Sharer) — /.test(line))).toHaveLength(3)
+    expect(lines.filter((line) => /^(Publisher|DSP|Sharer|Advertiser) — /.test(line))).toHaveLength(4)
     expect(result.stdout).toContain("refused on attacker.example, as it must be: DomainOrAppNameCheckFailed")
     expect(lines.at(-1)).toBe(`${steps.length} passed, 0 failed`)
     expect(result.stdout).not.toContain("\u001b[")

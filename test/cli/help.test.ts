@@ -3,7 +3,19 @@
 import { describe, expect, it } from "@effect/vitest"
 import { run, SLOW } from "./run.js"
 
-const COMMANDS = ["demo", "operator", "inspect", "decrypt", "encrypt", "keys", "generate", "refresh"]
+const COMMANDS = [
+  "demo",
+  "operator",
+  "inspect",
+  "decrypt",
+  "encrypt",
+  "keys",
+  "generate",
+  "refresh",
+  "validate",
+  "map",
+  "optout"
+]
 
 /** Runs at most `limit` processes at a time. */
 const pool = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (a: A) => Promise<B>): Promise<Array<B>> => {

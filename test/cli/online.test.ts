@@ -168,6 +168,26 @@ layer(TestOperator.layer(), { excludeTestServices: true })("uid2 against a local
     SLOW
   )
 
+  it.effect("validate confirms a token belongs to its email, and not to another", () =>
+    Effect.gen(function*() {
+      const operator = yield* TestOperator.TestOperator
+      const email = TestOperator.TestIdentities.validateEmail
+      const issued = yield* operator.issueToken({ email, siteId: TestOperator.PUBLISHER_CLIENT.siteId })
+      const env = envOf(operator, TestOperator.PUBLISHER_CLIENT)
+      const [valid, invalid, usage] = yield* Effect.all([
+        cli(["validate", "--json", "--email", email, issued.advertisingToken], { env }),
+        cli(["validate", "--email", "someone.else@example.com", issued.advertisingToken], { env }),
+        cli(["validate", issued.advertisingToken], { env })
+      ], { concurrency: 2 })
+      expect(valid.code).toBe(0)
+      expect(jsonLines(valid.stdout)).toEqual([{ status: "success", valid: true }])
+      expect(invalid.code).toBe(1)
+      expect(invalid.stdout).toContain("not valid")
+      expect(usage.code).toBe(2)
+      expect(usage.stderr).toContain("give exactly one of --email, --phone, --email-hash, --phone-hash")
+      yield* expectNoSecrets(operator, valid, invalid, usage)
+    }), SLOW)
+
   it.effect(
     "operator and configuration errors: exit 3, one line, no stack trace unless --verbose, no secret",
     () =>

@@ -86,7 +86,9 @@ describe("uid2 operator", () => {
     const port = await freePort()
     const squatter = createServer()
     await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve))
-    const taken = await run(["operator", "--port", String(port)]).finally(() => squatter.close())
+    const taken = await run(["operator", "--port", String(port)]).finally(() =>
+      new Promise<void>((resolve) => squatter.close(() => resolve()))
+    )
     expect(taken.code).toBe(3)
     expect(taken.stderr).toBe(`uid2: port ${port} is already in use\n`)
 
