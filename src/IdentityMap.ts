@@ -507,9 +507,21 @@ const hashTooLong = new Dii.InvalidHash({ reason: "Length" })
 
 const local = (input: Input, invalid: InvalidInput): Prepared => ({ input, field: LOCAL, value: "", cost: 0, invalid })
 
-/** Normalizes and hashes one input with `crypto`'s SHA-256; never throws. */
+/** Longest text hashed through the reusable buffer; longer (rare) values get their own. */
+const SCRATCH_CHARS = 1_024
+
+/**
+ * Normalizes and hashes one input with `crypto`'s SHA-256; never throws. The
+ * UTF-8 buffer is reused: it belongs to one client, and hashing is synchronous.
+ */
 const preparer = (crypto: Crypto.CryptoShape) => {
-  const hash = (normalized: string) => Base64.encode(crypto.sha256(utf8.encode(normalized)))
+  const scratch = new Uint8Array(SCRATCH_CHARS * 3)
+  const hash = (normalized: string) => {
+    const bytes = normalized.length <= SCRATCH_CHARS
+      ? scratch.subarray(0, utf8.encodeInto(normalized, scratch).written)
+      : utf8.encode(normalized)
+    return Base64.encode(crypto.sha256(bytes))
+  }
   const verbatim = (input: Input, field: typeof EMAIL_HASH | typeof PHONE_HASH, value: unknown): Prepared => {
     if (typeof value !== "string") return local(input, hashNotAString)
     if (value.length > MAX_HASH_INPUT_LENGTH) return local(input, hashTooLong)
@@ -581,12 +593,24 @@ const reasonOf = (e: string): UnmappedReason =>
 
 const malformed = (detail: string) => new IdentityMapResponseError({ reason: "Malformed", detail })
 
+/** Refresh-from times by their seconds: items of one salt bucket share one value, so a batch makes few. */
+type Times = Map<number, Option.Option<DateTime.Utc>>
+
+const timeOf = (times: Times, seconds: number): Option.Option<DateTime.Utc> => {
+  let time = times.get(seconds)
+  if (time === undefined) {
+    time = DateTime.make(seconds * 1000)
+    times.set(seconds, time)
+  }
+  return time
+}
+
 /** One element of an answer array as the result for `input`. */
-const answerFor = (input: Input, element: unknown, field: string, index: number): MapResult => {
+const answerFor = (input: Input, element: unknown, field: string, index: number, times: Times): MapResult => {
   if (isRecord(element)) {
     const { e, p, r, u } = element
     if (typeof u === "string") {
-      const refreshFrom = typeof r === "number" ? DateTime.make(r * 1000) : Option.none()
+      const refreshFrom = typeof r === "number" ? timeOf(times, r) : Option.none()
       if (Option.isSome(refreshFrom) && (p === null || p === undefined || typeof p === "string")) {
         return MapResult.Mapped({
           input,
@@ -646,13 +670,14 @@ const resultsOf = (request: Request, json: string): Array<MapResult> => {
       ? value
       : malformed(`${field} has ${value.length} answers for ${expected} identifiers`)
   })
+  const times: Times = new Map()
   return request.items.map((item, i) => {
     if (item.invalid !== undefined) return invalidOf(item, item.invalid)
     const field = item.field as typeof EMAIL_HASH | typeof PHONE_HASH
     const array = answers[field]!
     if (!Array.isArray(array)) return MapResult.Failed({ input: item.input, error: array as IdentityMapResponseError })
     const slot = request.slots[i]!
-    return answerFor(item.input, array[slot], FIELDS[field], slot)
+    return answerFor(item.input, array[slot], FIELDS[field], slot, times)
   })
 }
 
