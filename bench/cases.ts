@@ -207,7 +207,11 @@ export interface SetupOptions {
   readonly apis?: ReadonlyArray<string>
 }
 
-const VERSION: Record<Exclude<OpName, "encrypt-v4">, TokenVersion> = { "decrypt-v2": 2, "decrypt-v3": 3, "decrypt-v4": 4 }
+const VERSION: Record<Exclude<OpName, "encrypt-v4">, TokenVersion> = {
+  "decrypt-v2": 2,
+  "decrypt-v3": 3,
+  "decrypt-v4": 4
+}
 
 export const setup = (options: SetupOptions): BenchSetup => {
   const nowMs = Date.now()
@@ -215,7 +219,8 @@ export const setup = (options: SetupOptions): BenchSetup => {
   const clients = options.layers.map((layer) => makeClients(layer, nowMs))
   const groups: Array<Group> = []
   const keep = (arm: Arm) =>
-    arm.baseline === true || options.apis === undefined || options.apis.length === 0 || options.apis.includes(arm.api) ||
+    arm.baseline === true || options.apis === undefined || options.apis.length === 0 ||
+    options.apis.includes(arm.api) ||
     arm.api.startsWith("baseline")
   for (const op of options.ops) {
     if (op === "encrypt-v4") {

@@ -87,7 +87,9 @@ const main = () => {
       console.log(`${pct(t)} ${ms(t)}  ${k}`)
     }
   }
-  console.log(`busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled (percentages are of busy time)`)
+  console.log(
+    `busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled (percentages are of busy time)`
+  )
   print("self time by function", selfByFn, top)
   print("self time by file", selfByFile, 15)
   print("inclusive time, SDK and bench functions", inclusive, top, (k) => /\s(src|bench|adapters)\//.test(k))

@@ -92,20 +92,26 @@ export const makeTokens = (version: Token.TokenVersion, count: number, nowMs: nu
   const uids: Array<string> = []
   for (let i = 0; i < count; i++) {
     const uid = randomRawUid()
-    const text = Token.encode(crypto, {
-      version,
-      uid,
-      identityScope: "UID2",
-      identityType: "Email",
-      masterKeyId: MASTER_KEY_ID,
-      siteKeyId: SITE_KEY_ID,
-      siteId: SITE_ID,
-      expiry: nowMs + 6 * 3_600_000,
-      generated: nowMs - 60_000,
-      established: nowMs - DAY_MS,
-      refreshed: nowMs - 60_000,
-      privacyBits: Token.PrivacyBits.legacy
-    }, master, site, { master: randomBytes(nonceLength), site: randomBytes(nonceLength) })
+    const text = Token.encode(
+      crypto,
+      {
+        version,
+        uid,
+        identityScope: "UID2",
+        identityType: "Email",
+        masterKeyId: MASTER_KEY_ID,
+        siteKeyId: SITE_KEY_ID,
+        siteId: SITE_ID,
+        expiry: nowMs + 6 * 3_600_000,
+        generated: nowMs - 60_000,
+        established: nowMs - DAY_MS,
+        refreshed: nowMs - 60_000,
+        privacyBits: Token.PrivacyBits.legacy
+      },
+      master,
+      site,
+      { master: randomBytes(nonceLength), site: randomBytes(nonceLength) }
+    )
     if (text === undefined) throw new Error(`could not build a V${version} token`)
     const decoded = Base64.decode(text, "either")
     if (decoded === undefined) throw new Error("token is not Base64")

@@ -90,7 +90,9 @@ const fleetOf = (processes: number) =>
     }
     say(
       `  ${processes} processes: key requests per interval ${counts.join(" ")} (mean ${perIntervalMean.toFixed(2)}); ` +
-        `rotation to every process p50 ${result.rotationP50Ms.toFixed(0)} ms, p99 ${result.rotationP99Ms.toFixed(0)} ms ` +
+        `rotation to every process p50 ${result.rotationP50Ms.toFixed(0)} ms, p99 ${
+          result.rotationP99Ms.toFixed(0)
+        } ms ` +
         `(${delays.length} samples)`
     )
     for (const w of workers) w.send("exit")
@@ -113,8 +115,10 @@ const rate = (client: Bidstream.BidstreamClientShape, tokens: ReadonlyArray<stri
 const decryptRatio = Effect.scoped(Effect.gen(function*() {
   const now = Math.floor(Date.now() / 1000) * 1000
   const ring = bidstreamRing(now)
-  const tokens = Array.from({ length: 200 }, (_, i) =>
-    token({ masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now: now - i }))
+  const tokens = Array.from(
+    { length: 200 },
+    (_, i) => token({ masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now: now - i })
+  )
   const redisStore = yield* RedisKeyStore.make({
     url: REDIS_URL,
     clientSecret: Redacted.make(TestOperator.DSP_CLIENT.secret),
@@ -123,9 +127,11 @@ const decryptRatio = Effect.scoped(Effect.gen(function*() {
   yield* redisStore.save("bidstream", { ring, fetchedAt: now })
   const build = (store: KeyStore.KeyStoreShape) =>
     Effect.map(
-      Layer.build(Bidstream.layerFromKeyStore().pipe(
-        Layer.provide(Layer.merge(Layer.succeed(KeyStore.KeyStore, store), Crypto.layerNode))
-      )),
+      Layer.build(
+        Bidstream.layerFromKeyStore().pipe(
+          Layer.provide(Layer.merge(Layer.succeed(KeyStore.KeyStore, store), Crypto.layerNode))
+        )
+      ),
       (context) => Context.get(context, Bidstream.BidstreamClient)
     )
   const redisClient = yield* build(redisStore)
@@ -145,7 +151,9 @@ const decryptRatio = Effect.scoped(Effect.gen(function*() {
 }))
 
 const main = Effect.gen(function*() {
-  say(`fleet benchmark: refresh interval ${intervalMs} ms, ${intervals} intervals, ${rotations} rotations, Redis ${REDIS_URL}`)
+  say(
+    `fleet benchmark: refresh interval ${intervalMs} ms, ${intervals} intervals, ${rotations} rotations, Redis ${REDIS_URL}`
+  )
   const figures: Record<string, number> = {}
   for (const processes of sizes) {
     const result = yield* fleetOf(processes)

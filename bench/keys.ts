@@ -89,56 +89,60 @@ const refreshLatency = (op: TestOperator.TestOperatorShape, n: number) =>
   })
 
 export const measureKeys = (options: { readonly quick: boolean }): Promise<KeysResult> =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const n = options.quick ? 15 : 60
-    const op = yield* TestOperator.make()
-    const refresh = yield* refreshLatency(op, n)
-    // Rotations add keys the DSP may read until its ring holds about a thousand.
-    while ((yield* op.keys).length < 1200) yield* op.rotateKeys()
-    const refresh1000 = yield* refreshLatency(op, n)
+  Effect.runPromise(
+    Effect.scoped(Effect.gen(function*() {
+      const n = options.quick ? 15 : 60
+      const op = yield* TestOperator.make()
+      const refresh = yield* refreshLatency(op, n)
+      // Rotations add keys the DSP may read until its ring holds about a thousand.
+      while ((yield* op.keys).length < 1200) yield* op.rotateKeys()
+      const refresh1000 = yield* refreshLatency(op, n)
 
-    const json = ringJson(1000, Date.now())
-    // What a client does with a fetched ring: decode it, prepare it for its Crypto (key table
-    // included) and release the ring it replaces.
-    const crypto = Crypto.makeNode(Crypto.secureRandom)
-    let current: Decryption.PreparedRing | undefined
-    const swap = () =>
-      Promise.resolve().then(() => {
-        const next = Decryption.prepare(Either.getOrThrow(KeyRing.fromJson(json)), crypto)
-        next.table()
-        current?.release()
-        current = next
-      })
-    const parse = () => Promise.resolve(JSON.parse(json))
-    for (let i = 0; i < 5; i++) {
-      yield* Effect.promise(swap)
-      yield* Effect.promise(parse)
-    }
-    // Interleaved so that both see the same machine load.
-    const decode: Array<number> = []
-    const baseline: Array<number> = []
-    for (let i = 0; i < n; i++) {
-      baseline.push(...(yield* Effect.promise(() => timeEach(1, parse))))
-      decode.push(...(yield* Effect.promise(() => timeEach(1, swap))))
-    }
-    const decodeAndSwap = distribution(decode)
-    const jsonParseBaseline = distribution(baseline)
-    return {
-      refresh,
-      refresh1000,
-      ring1000: {
-        keys: current!.ring.keys.length,
-        jsonBytes: json.length,
-        decodeAndSwap,
-        jsonParseBaseline,
-        ratioToBaseline: Math.round(decodeAndSwap.medianMs / jsonParseBaseline.medianMs * 10) / 10
+      const json = ringJson(1000, Date.now())
+      // What a client does with a fetched ring: decode it, prepare it for its Crypto (key table
+      // included) and release the ring it replaces.
+      const crypto = Crypto.makeNode(Crypto.secureRandom)
+      let current: Decryption.PreparedRing | undefined
+      const swap = () =>
+        Promise.resolve().then(() => {
+          const next = Decryption.prepare(Either.getOrThrow(KeyRing.fromJson(json)), crypto)
+          next.table()
+          current?.release()
+          current = next
+        })
+      const parse = () => Promise.resolve(JSON.parse(json))
+      for (let i = 0; i < 5; i++) {
+        yield* Effect.promise(swap)
+        yield* Effect.promise(parse)
       }
-    }
-  })).pipe(Logger.withMinimumLogLevel(LogLevel.None)))
+      // Interleaved so that both see the same machine load.
+      const decode: Array<number> = []
+      const baseline: Array<number> = []
+      for (let i = 0; i < n; i++) {
+        baseline.push(...(yield* Effect.promise(() => timeEach(1, parse))))
+        decode.push(...(yield* Effect.promise(() => timeEach(1, swap))))
+      }
+      const decodeAndSwap = distribution(decode)
+      const jsonParseBaseline = distribution(baseline)
+      return {
+        refresh,
+        refresh1000,
+        ring1000: {
+          keys: current!.ring.keys.length,
+          jsonBytes: json.length,
+          decodeAndSwap,
+          jsonParseBaseline,
+          ratioToBaseline: Math.round(decodeAndSwap.medianMs / jsonParseBaseline.medianMs * 10) / 10
+        }
+      }
+    })).pipe(Logger.withMinimumLogLevel(LogLevel.None))
+  )
 
 export const formatKeys = (r: KeysResult): Array<string> => [
   "keys — refresh latency against TestOperator on loopback, and a 1,000-key ring decoded and swapped in",
   `  refresh (${r.refresh.keys} keys)         median ${r.refresh.latency.medianMs} ms, p95 ${r.refresh.latency.p95Ms} ms (${r.refresh.latency.samples} refreshes)`,
   `  refresh (${r.refresh1000.keys} keys)      median ${r.refresh1000.latency.medianMs} ms, p95 ${r.refresh1000.latency.p95Ms} ms`,
-  `  decode + swap ${r.ring1000.keys} keys       median ${r.ring1000.decodeAndSwap.medianMs} ms (JSON.parse alone ${r.ring1000.jsonParseBaseline.medianMs} ms: ${r.ring1000.ratioToBaseline}x; ${Math.round(r.ring1000.jsonBytes / 1024)} KiB of JSON)`
+  `  decode + swap ${r.ring1000.keys} keys       median ${r.ring1000.decodeAndSwap.medianMs} ms (JSON.parse alone ${r.ring1000.jsonParseBaseline.medianMs} ms: ${r.ring1000.ratioToBaseline}x; ${
+    Math.round(r.ring1000.jsonBytes / 1024)
+  } KiB of JSON)`
 ]

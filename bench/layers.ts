@@ -3,9 +3,9 @@
  * add an entry to {@link cryptoLayers} (or pass `extra`): everything else is
  * generic over `CryptoShape`.
  */
+import * as Effect from "effect/Effect"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import * as Effect from "effect/Effect"
 import { Crypto, type CryptoShape, layerNode } from "../src/Crypto.js"
 
 export interface CryptoUnderTest {
@@ -50,12 +50,18 @@ const nativeIndex = (): URL | undefined =>
  */
 export const nativeLayer = async (): Promise<CryptoUnderTest | LayerNote> => {
   const index = nativeIndex()
-  if (index === undefined) return { name: "native", status: "absent", detail: "adapters/native-crypto/index.ts not found" }
+  if (index === undefined) {
+    return { name: "native", status: "absent", detail: "adapters/native-crypto/index.ts not found" }
+  }
   let mod: Record<string, unknown>
   try {
     mod = await import(index.href) as Record<string, unknown>
   } catch (cause) {
-    return { name: "native", status: "unavailable", detail: `import failed: ${String((cause as Error)?.message ?? cause)}` }
+    return {
+      name: "native",
+      status: "unavailable",
+      detail: `import failed: ${String((cause as Error)?.message ?? cause)}`
+    }
   }
   try {
     let crypto: unknown
@@ -76,7 +82,11 @@ export const nativeLayer = async (): Promise<CryptoUnderTest | LayerNote> => {
       detail: `adapters/native-crypto (N-API${typeof version === "string" ? `, ${version}` : ""})`
     }
   } catch (cause) {
-    return { name: "native", status: "unavailable", detail: `loader threw: ${String((cause as Error)?.message ?? cause)}` }
+    return {
+      name: "native",
+      status: "unavailable",
+      detail: `loader threw: ${String((cause as Error)?.message ?? cause)}`
+    }
   }
 }
 

@@ -72,7 +72,21 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) flags.set(a.slice(2), argv[++i]!)
     else flags.set(a.slice(2), true)
   }
-  const known = ["json", "quick", "rounds", "sample-ms", "warmup-ms", "batch", "ops", "layers", "no-per-call", "variants", "clock", "no-gc", "apis"]
+  const known = [
+    "json",
+    "quick",
+    "rounds",
+    "sample-ms",
+    "warmup-ms",
+    "batch",
+    "ops",
+    "layers",
+    "no-per-call",
+    "variants",
+    "clock",
+    "no-gc",
+    "apis"
+  ]
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`)
   const quick = flags.has("quick")
   const num = (name: string, fallback: number): number => {
@@ -140,7 +154,14 @@ const main = async () => {
 
   const { layers, notes } = await cryptoLayers(args.layers)
   if (layers.length === 0) throw new Error("no Crypto layer to benchmark")
-  const bench = setup({ ops: args.ops, layers, batch: args.batch, perCall: args.perCall, variants: args.variants, apis: args.apis })
+  const bench = setup({
+    ops: args.ops,
+    layers,
+    batch: args.batch,
+    perCall: args.perCall,
+    variants: args.variants,
+    apis: args.apis
+  })
 
   const cpu = cpus()
   const meta = {
@@ -186,7 +207,16 @@ const main = async () => {
       out(`${group.op} — ${group.description}`)
       out(table(
         [
-          ["row", "tokens/s", "min–max", "µs/token", "×baseline", "ratio range", "best/best", args.clock === "cpu" ? "wall tok/s" : "cpu tok/s"],
+          [
+            "row",
+            "tokens/s",
+            "min–max",
+            "µs/token",
+            "×baseline",
+            "ratio range",
+            "best/best",
+            args.clock === "cpu" ? "wall tok/s" : "cpu tok/s"
+          ],
           ...rows.map((r) => [
             r.id,
             fmtRate(r.median),
@@ -216,7 +246,11 @@ const main = async () => {
         const row = group.rows.find((r) => r.crypto === layer.name && r.api === api)
         if (row !== undefined) {
           const target = goalOf(layer.name, op)
-          entries[`${op} ${api}`] = { ratio: Math.round(row.ratio * 1000) / 1000, goal: target, pass: row.ratio >= target }
+          entries[`${op} ${api}`] = {
+            ratio: Math.round(row.ratio * 1000) / 1000,
+            goal: target,
+            pass: row.ratio >= target
+          }
         }
       }
     }
@@ -273,16 +307,24 @@ const main = async () => {
       }))
     }))
   } else {
-    out("goals: V4 decrypt and encrypt (Effect API batched, and sync) at >= 0.8x baseline; native: decrypt >= 5x, encrypt >= 3x")
+    out(
+      "goals: V4 decrypt and encrypt (Effect API batched, and sync) at >= 0.8x baseline; native: decrypt >= 5x, encrypt >= 3x"
+    )
     for (const [layer, entries] of Object.entries(goal)) {
       for (const [what, { goal: target, pass, ratio }] of Object.entries(entries)) {
-        out(`  ${pad(layer, 8)} ${pad(what, 28)} ${ratio.toFixed(3)}x  (goal ${target}x)  ${pass ? "ok" : "BELOW GOAL"}`)
+        out(
+          `  ${pad(layer, 8)} ${pad(what, 28)} ${ratio.toFixed(3)}x  (goal ${target}x)  ${pass ? "ok" : "BELOW GOAL"}`
+        )
       }
     }
     out("\nEffect cost per token over the sync call (µs = baseline µs × (1/ratio(row) − 1/ratio(sync))):")
     for (const [layer, byOp] of Object.entries(effectCost)) {
       for (const [op, costs] of Object.entries(byOp)) {
-        out(`  ${pad(layer, 8)} ${pad(op, 12)} ${Object.entries(costs).map(([api, us]) => `${api} ${us.toFixed(2)}`).join(", ")}`)
+        out(
+          `  ${pad(layer, 8)} ${pad(op, 12)} ${
+            Object.entries(costs).map(([api, us]) => `${api} ${us.toFixed(2)}`).join(", ")
+          }`
+        )
       }
     }
     out("")

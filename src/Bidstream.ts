@@ -50,7 +50,10 @@ export interface BidstreamClientShape {
    * Decrypts many tokens for one domain, reading the ring and the clock once; failures are returned
    * in place. An argument that is not iterable counts as no tokens.
    */
-  readonly decryptAll: (tokens: Iterable<string>, domainOrAppName?: string | null) => Effect.Effect<Array<DecryptResult>>
+  readonly decryptAll: (
+    tokens: Iterable<string>,
+    domainOrAppName?: string | null
+  ) => Effect.Effect<Array<DecryptResult>>
   /** This client's key health: readiness, source, last success and failure, ring age. */
   readonly status: Effect.Effect<KeyRefresher.Status>
   /** Fetches fresh keys now (from the key store, for {@link layerFromKeyStore}). */
@@ -65,7 +68,9 @@ export interface BidstreamClientShape {
  * @since 0.1.0
  * @category tags
  */
-export class BidstreamClient extends Context.Tag("effect-uid2/BidstreamClient")<BidstreamClient, BidstreamClientShape>() {
+export class BidstreamClient
+  extends Context.Tag("effect-uid2/BidstreamClient")<BidstreamClient, BidstreamClientShape>()
+{
   /** `yield* BidstreamClient.decrypt(token, domain)`: one Effect step, whatever the outcome. */
   static decrypt(
     token: string,
@@ -133,7 +138,8 @@ const fromKeys = (keys: KeyRefresher.KeyRefresherShape): BidstreamClientShape =>
         const batch = { clientType: "bidstream", domainOrAppName } as const
         return Effect.succeed(mapBatch(
           tokens,
-          (token) => keys.record(prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, now, batch))
+          (token) =>
+            keys.record(prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, now, batch))
         ))
       }),
     status: keys.status,

@@ -11,8 +11,8 @@ import { type CryptoShape, type KeyHandle, OPENED_FIELDS_LENGTH, type TokenOpene
 import {
   type DecryptError,
   DomainOrAppNameCheckFailed,
-  EncryptionFailure,
   type EncryptError,
+  EncryptionFailure,
   ExpiredToken,
   InvalidIdentityScope,
   InvalidPayload,
@@ -469,22 +469,28 @@ export const encryptRawUid = (
   if (typeof rawUid !== "string") return rawUidNotAString
   if (rawUid.length > MAX_RAW_UID_LENGTH) return rawUidTooLong
   if (rawUid.length === 0) return new EncryptionFailure({ detail: "raw UID is empty" })
-  const token = encode(crypto, {
-    version: 4,
-    uid: rawUid,
-    identityScope: ring.identityScope,
-    identityType: identityTypeOfRawUid(rawUid),
-    masterKeyId: masterKey.id,
-    siteKeyId: siteKey.id,
-    siteId: ring.callerSiteId ?? 0,
-    expiry: nowMs + ring.tokenExpirySeconds * 1000,
-    generated: nowMs,
-    established: nowMs,
-    refreshed: nowMs,
-    privacyBits: 0
-  }, prepared.handle(masterKey), prepared.handle(siteKey), {
-    master: crypto.randomBytes(12),
-    site: crypto.randomBytes(12)
-  })
+  const token = encode(
+    crypto,
+    {
+      version: 4,
+      uid: rawUid,
+      identityScope: ring.identityScope,
+      identityType: identityTypeOfRawUid(rawUid),
+      masterKeyId: masterKey.id,
+      siteKeyId: siteKey.id,
+      siteId: ring.callerSiteId ?? 0,
+      expiry: nowMs + ring.tokenExpirySeconds * 1000,
+      generated: nowMs,
+      established: nowMs,
+      refreshed: nowMs,
+      privacyBits: 0
+    },
+    prepared.handle(masterKey),
+    prepared.handle(siteKey),
+    {
+      master: crypto.randomBytes(12),
+      site: crypto.randomBytes(12)
+    }
+  )
   return token ?? new EncryptionFailure({ detail: "raw UID is not valid Base64" })
 }

@@ -277,8 +277,7 @@ const METRICS_EVERY = Duration.seconds(5)
 const MAX_LEASE_TTL_MS = 15_000
 
 /** The default key store slot of an endpoint. */
-export const defaultSlot = (endpoint: KeyEndpoint): string =>
-  endpoint === "/v2/key/bidstream" ? "bidstream" : "sharing"
+export const defaultSlot = (endpoint: KeyEndpoint): string => endpoint === "/v2/key/bidstream" ? "bidstream" : "sharing"
 
 // Transport and refresher errors say so themselves; a store failure may pass, a malformed ring will not.
 const isTransient = (error: RefreshError): boolean =>
@@ -327,7 +326,11 @@ const makeTracker = (holder: KeyHolder, endpoint: string) =>
     let consecutiveFailures = 0
     let defects = 0
     const tagged = (outcome: string, source: string) =>
-      refreshes.pipe(Metric.tagged("endpoint", endpoint), Metric.tagged("outcome", outcome), Metric.tagged("source", source))
+      refreshes.pipe(
+        Metric.tagged("endpoint", endpoint),
+        Metric.tagged("outcome", outcome),
+        Metric.tagged("source", source)
+      )
     /** Counts a ring installed without a refresh of this client's own (warm start, change feed). */
     const counted = (source: string) => Metric.increment(tagged("success", source))
 
@@ -372,7 +375,10 @@ const makeTracker = (holder: KeyHolder, endpoint: string) =>
         const delta = count - (published.get(outcome) ?? 0)
         if (delta === 0) return Effect.void
         published.set(outcome, count)
-        return Metric.incrementBy(decrypts.pipe(Metric.tagged("endpoint", endpoint), Metric.tagged("outcome", outcome)), delta)
+        return Metric.incrementBy(
+          decrypts.pipe(Metric.tagged("endpoint", endpoint), Metric.tagged("outcome", outcome)),
+          delta
+        )
       }, { discard: true })
     )
     const status = Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -460,8 +466,10 @@ const coordinatedRefresh = (c: Coordination): Effect.Effect<void> => {
     const stored = yield* c.store.load(c.slot)
     const own = c.holder.fetchedAt()
     const ownRing = c.holder.current()?.ring
-    if (Option.isSome(stored) && isFresh(stored.value.fetchedAt, now) && stored.value.ring.isValid(now) &&
-      stored.value.fetchedAt >= (own ?? -Infinity)) {
+    if (
+      Option.isSome(stored) && isFresh(stored.value.fetchedAt, now) && stored.value.ring.isValid(now) &&
+      stored.value.fetchedAt >= (own ?? -Infinity)
+    ) {
       yield* c.holder.install(stored.value, "peer")
       yield* c.tracker.succeeded(c.peerSource)
       return false
@@ -476,7 +484,9 @@ const coordinatedRefresh = (c: Coordination): Effect.Effect<void> => {
 
   const asLeader = (lease: Lease) => {
     // Keeps the lease while the fetch (and its retries) runs, so nobody else fetches meanwhile.
-    const keepAlive = Effect.forever(Effect.zipRight(Effect.sleep(Duration.times(ttl, 0.5)), Effect.ignore(lease.extend)))
+    const keepAlive = Effect.forever(
+      Effect.zipRight(Effect.sleep(Duration.times(ttl, 0.5)), Effect.ignore(lease.extend))
+    )
     // Someone may have refreshed between our look at the store and the lease: look again.
     const work = Effect.flatMap(useFresh, (needed) => needed ? c.refresh : Effect.void)
     return Effect.raceFirst(work, keepAlive).pipe(Effect.ensuring(Effect.ignore(lease.release)))
@@ -570,7 +580,10 @@ export const make = (
             Effect.zipRight(Effect.fail(new RefreshDefect({ endpoint })))
           )
         ),
-        Effect.tapBoth({ onFailure: (error) => tracker.failed(error, "operator"), onSuccess: () => tracker.succeeded("operator") }),
+        Effect.tapBoth({
+          onFailure: (error) => tracker.failed(error, "operator"),
+          onSuccess: () => tracker.succeeded("operator")
+        }),
         Effect.map((stored) => stored.ring)
       )
     )
@@ -612,7 +625,12 @@ export const make = (
       if (Either.isLeft(first)) {
         const error = first.left
         if (error !== "timeout" && !isTransient(error)) {
-          return yield* new KeysUnavailable({ endpoint, reason: "Rejected", cause: error, hint: hintFor(endpoint, error) })
+          return yield* new KeysUnavailable({
+            endpoint,
+            reason: "Rejected",
+            cause: error,
+            hint: hintFor(endpoint, error)
+          })
         }
         const last = tracker.lastFailure()
         const hint = `no keys within ${Duration.format(startupTimeout)}` +
@@ -649,7 +667,9 @@ export const make = (
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause)
           ? Effect.failCause(cause)
-          : Effect.logError("UID2 key refresher survived an unexpected failure").pipe(Effect.annotateLogs("cause", cause))
+          : Effect.logError("UID2 key refresher survived an unexpected failure").pipe(
+            Effect.annotateLogs("cause", cause)
+          )
       )
     )
     // A client that is not yet fed by its own fetch (warm start, or started without keys) catches up right away.
@@ -707,14 +727,17 @@ export const makeFromStore = (
               : Effect.succeed(stored.ring))
       })),
       Effect.tapBoth({
-        onFailure: (error) => tracker.failed(error, `store:${store.name}`),
-        onSuccess: () => tracker.succeeded(`store:${store.name}`)
+        onFailure: (error) =>
+          tracker.failed(error, `store:${store.name}`),
+        onSuccess: () =>
+          tracker.succeeded(`store:${store.name}`)
       })
     )
 
     yield* store.watch(slot).pipe(
       Stream.runForEach((stored) =>
-        Effect.flatMap(holder.install(stored, "peer"), (taken) => taken ? tracker.counted(`peer:${store.name}`) : Effect.void)
+        Effect.flatMap(holder.install(stored, "peer"), (taken) =>
+          taken ? tracker.counted(`peer:${store.name}`) : Effect.void)
       ),
       Effect.forkScoped
     )

@@ -98,7 +98,9 @@ export interface Persistence {
    * makes its clients coordinate: per refresh interval one process calls the
    * operator and the others take its ring from the store.
    */
-  readonly lease?: ((slot: string, ttl: Duration.Duration) => Effect.Effect<Option.Option<Lease>, KeyStoreError>) | undefined
+  readonly lease?:
+    | ((slot: string, ttl: Duration.Duration) => Effect.Effect<Option.Option<Lease>, KeyStoreError>)
+    | undefined
 }
 
 /**
@@ -115,7 +117,9 @@ export interface KeyStoreShape {
   /** Rings others save under `slot`; never fails, empty when the store has no feed. */
   readonly watch: (slot: string) => Stream.Stream<StoredRing>
   /** The refresh lease of `slot`, when the store coordinates a fleet; `undefined` when it does not. */
-  readonly lease?: ((slot: string, ttl: Duration.Duration) => Effect.Effect<Option.Option<Lease>, KeyStoreError>) | undefined
+  readonly lease?:
+    | ((slot: string, ttl: Duration.Duration) => Effect.Effect<Option.Option<Lease>, KeyStoreError>)
+    | undefined
 }
 
 /**
@@ -158,7 +162,9 @@ export const make = (persistence: Persistence, options?: MakeOptions): KeyStoreS
     run: () => Effect.Effect<A, KeyStoreError>
   ): Effect.Effect<A, KeyStoreError> =>
     Effect.suspend(run).pipe(
-      Effect.catchAllDefect(() => Effect.fail(new KeyStoreError({ operation, slot, detail: "the adapter failed unexpectedly" }))),
+      Effect.catchAllDefect(() =>
+        Effect.fail(new KeyStoreError({ operation, slot, detail: "the adapter failed unexpectedly" }))
+      ),
       Effect.timeoutFail({
         duration: timeout,
         onTimeout: () => new KeyStoreError({ operation, slot, detail: `no answer within ${Duration.format(timeout)}` })
@@ -177,7 +183,8 @@ export const make = (persistence: Persistence, options?: MakeOptions): KeyStoreS
     save: (slot, stored) => guard("save", slot, () => persistence.save(slot, stored)),
     lease: lease === undefined
       ? undefined
-      : (slot, ttl) => Effect.map(guard("lease", slot, () => lease(slot, ttl)), Option.map((held) => guardLease(slot, held))),
+      : (slot, ttl) =>
+        Effect.map(guard("lease", slot, () => lease(slot, ttl)), Option.map((held) => guardLease(slot, held))),
     watch: watch === undefined ? () => Stream.empty : (slot) =>
       Stream.suspend(() => watch(slot)).pipe(
         Stream.catchAllCause((cause) =>

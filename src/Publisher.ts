@@ -31,22 +31,22 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
 import * as Crypto from "./Crypto.js"
 import * as Envelope from "./Envelope.js"
 import type { InvalidClientSecret } from "./Envelope.js"
-import type { OperatorRejected, TransportError } from "./TransportError.js"
 import * as HttpTransport from "./HttpTransport.js"
 import * as IdentityTokens from "./IdentityTokens.js"
-import * as TokenGenerateInput from "./TokenGenerateInput.js"
 import { refreshResponseKeyBytes } from "./internal/envelopeBytes.js"
 import * as Json from "./internal/jsonBounds.js"
+import * as TokenGenerateInput from "./TokenGenerateInput.js"
+import type { OperatorRejected, TransportError } from "./TransportError.js"
 
 // ---------------------------------------------------------------------------
 // Constants

@@ -110,7 +110,9 @@ const fromKeys = (keys: KeyRefresher.KeyRefresherShape): SharingClientShape => {
   const recordEncrypt = (result: string | EncryptError) => typeof result === "string" ? result : keys.record(result)
   const encryptSync = (rawUid: string, nowMs: number = Date.now()) => {
     const prepared = keys.current()
-    return prepared === undefined ? keys.record(keys.notInitialized()) : recordEncrypt(encryptRawUid(prepared, rawUid, nowMs))
+    return prepared === undefined
+      ? keys.record(keys.notInitialized())
+      : recordEncrypt(encryptRawUid(prepared, rawUid, nowMs))
   }
   const decryptSync = (token: string, nowMs: number = Date.now()) => {
     const prepared = keys.current()
@@ -127,7 +129,10 @@ const fromKeys = (keys: KeyRefresher.KeyRefresherShape): SharingClientShape => {
         const now = fiberNow(fiber)
         return Effect.succeed(mapBatch(
           rawUids,
-          (uid) => prepared === undefined ? keys.record(keys.notInitialized()) : recordEncrypt(encryptRawUid(prepared, uid, now))
+          (uid) =>
+            prepared === undefined
+              ? keys.record(keys.notInitialized())
+              : recordEncrypt(encryptRawUid(prepared, uid, now))
         ))
       }),
     decryptAll: (tokens) =>
@@ -136,7 +141,8 @@ const fromKeys = (keys: KeyRefresher.KeyRefresherShape): SharingClientShape => {
         const now = fiberNow(fiber)
         return Effect.succeed(mapBatch(
           tokens,
-          (token) => keys.record(prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, now, SHARING))
+          (token) =>
+            keys.record(prepared === undefined ? keys.notInitialized() : decryptCore(prepared, token, now, SHARING))
         ))
       }),
     status: keys.status,

@@ -32,8 +32,7 @@ export class OperatorUnreachable extends Data.TaggedError("OperatorUnreachable")
 }
 
 /** Statuses that say "later": request timeout, rate limiting, server trouble. */
-const isTransientStatus = (httpStatus: number): boolean =>
-  httpStatus === 408 || httpStatus === 429 || httpStatus >= 500
+const isTransientStatus = (httpStatus: number): boolean => httpStatus === 408 || httpStatus === 429 || httpStatus >= 500
 
 /**
  * The operator answered with an HTTP status other than 200. `status` and

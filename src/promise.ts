@@ -32,8 +32,8 @@ import * as Stream from "effect/Stream"
 import * as Bidstream from "./Bidstream.js"
 import type { Crypto } from "./Crypto.js"
 import type { DecryptError, EncryptError } from "./DecryptError.js"
-import type * as Dii from "./Dii.js"
 import type { DecryptResult as CoreDecryptResult } from "./Decryption.js"
+import type * as Dii from "./Dii.js"
 import * as HttpTransport from "./HttpTransport.js"
 import * as IdentityMap from "./IdentityMap.js"
 import * as IdentityTokens from "./IdentityTokens.js"
@@ -304,26 +304,29 @@ const start = async <I, S, E>(
   const logLevel = LogLevel.fromLiteral(options.logLevel ?? "Warning")
   const runtime = ManagedRuntime.make(Layer.provide(layer, Logger.minimumLogLevel(logLevel)))
   const run = async <A, E2>(effect: Effect.Effect<A, E2, I>, options?: CallOptions): Promise<A> => {
-    const exit = await runtime.runPromiseExit(effect, options?.signal === undefined ? undefined : { signal: options.signal })
+    const exit = await runtime.runPromiseExit(
+      effect,
+      options?.signal === undefined ? undefined : { signal: options.signal }
+    )
     if (Exit.isSuccess(exit)) return exit.value
     throw toError(exit.cause)
   }
   let closing: Promise<void> | undefined
   const close = () => (closing ??= runtime.dispose())
-  const iterateOn = (rt: Runtime.Runtime<I>) =>
-  <A, E2>(stream: Stream.Stream<A, E2, I>, options?: CallOptions): AsyncIterable<A> => {
-    const signal = options?.signal
-    const bounded = signal === undefined ? stream : Stream.interruptWhen(
-      stream,
-      Effect.async<void>((resume) => {
-        if (signal.aborted) return resume(Effect.void)
-        const onAbort = () => resume(Effect.void)
-        signal.addEventListener("abort", onAbort, { once: true })
-        return Effect.sync(() => signal.removeEventListener("abort", onAbort))
-      })
-    )
-    return Stream.toAsyncIterableRuntime<A, I>(rt)(Stream.mapError(bounded, (e) => toError(Cause.fail(e))))
-  }
+  const iterateOn =
+    (rt: Runtime.Runtime<I>) => <A, E2>(stream: Stream.Stream<A, E2, I>, options?: CallOptions): AsyncIterable<A> => {
+      const signal = options?.signal
+      const bounded = signal === undefined ? stream : Stream.interruptWhen(
+        stream,
+        Effect.async<void>((resume) => {
+          if (signal.aborted) return resume(Effect.void)
+          const onAbort = () => resume(Effect.void)
+          signal.addEventListener("abort", onAbort, { once: true })
+          return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+        })
+      )
+      return Stream.toAsyncIterableRuntime<A, I>(rt)(Stream.mapError(bounded, (e) => toError(Cause.fail(e))))
+    }
   try {
     const service = await run(tag)
     const iterate = iterateOn(await runtime.runtime())
@@ -356,7 +359,9 @@ const keyedLayer = <I, S, E>(
 ): Layer.Layer<I, unknown> =>
   Layer.scoped(tag, make).pipe(
     Layer.provide(HttpTransport.layerNode(transportOptions(options))),
-    Layer.provide(Layer.merge(options.keyStore ?? Layer.effect(KeyStore.KeyStore, KeyStore.makeMemory()), layerBestCrypto))
+    Layer.provide(
+      Layer.merge(options.keyStore ?? Layer.effect(KeyStore.KeyStore, KeyStore.makeMemory()), layerBestCrypto)
+    )
   )
 
 const decryptResult = (result: CoreDecryptResult): DecryptResult => {
@@ -417,7 +422,9 @@ export const createSharingClient = async (options: KeyedClientOptions): Promise<
   }
 }
 
-const generateInput = (identity: Identity): Effect.Effect<TokenGenerateInput.TokenGenerateInput, Dii.InvalidDii | Uid2Error> =>
+const generateInput = (
+  identity: Identity
+): Effect.Effect<TokenGenerateInput.TokenGenerateInput, Dii.InvalidDii | Uid2Error> =>
   Effect.suspend(() => {
     const value = (typeof identity === "object" && identity !== null ? identity : {}) as Partial<
       Record<"email" | "phone" | "emailHash" | "phoneHash", string>
@@ -446,7 +453,9 @@ const tokenResult = (response: Publisher.TokenResponse): TokenResult =>
     : { status: "optout" }
 
 const storedIdentity = (identityJson: string) =>
-  Effect.suspend(() => Either.match(IdentityTokens.fromJsonString(identityJson), { onLeft: Effect.fail, onRight: Effect.succeed }))
+  Effect.suspend(() =>
+    Either.match(IdentityTokens.fromJsonString(identityJson), { onLeft: Effect.fail, onRight: Effect.succeed })
+  )
 
 /**
  * Starts a publisher client. It fetches nothing at start-up; it rejects only
@@ -510,8 +519,10 @@ const toInput = (identity: Identity): IdentityMap.Input => {
 
 const streamOf = <A>(items: Iterable<A> | AsyncIterable<A>): Stream.Stream<A, Uid2Error> =>
   Symbol.asyncIterator in Object(items)
-    ? Stream.fromAsyncIterable(items as AsyncIterable<A>, (cause) =>
-      new Uid2Error("the input iterable failed", "InputFailed", { cause }))
+    ? Stream.fromAsyncIterable(
+      items as AsyncIterable<A>,
+      (cause) => new Uid2Error("the input iterable failed", "InputFailed", { cause })
+    )
     : Stream.fromIterable(items as Iterable<A>)
 
 /**
@@ -531,7 +542,8 @@ export const createIdentityMapClient = async (
     options
   )
   return {
-    map: (inputs, callOptions) => iterate(service.mapStream(Stream.map(streamOf(inputs), toInput), callOptions), callOptions),
+    map: (inputs, callOptions) =>
+      iterate(service.mapStream(Stream.map(streamOf(inputs), toInput), callOptions), callOptions),
     mapAll: (inputs, callOptions) => run(service.map(Array.from(inputs, toInput)), callOptions),
     ...closable
   }

@@ -4,7 +4,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
-import { type ClientType, decrypt, encryptRawUid } from "./ringCrypto.js"
 import * as Dii from "../src/Dii.js"
 import type * as KeyRing from "../src/KeyRing.js"
 import { bidstreamRing, conformanceKeys, key, sharingRing, token } from "../src/testing/Builders.js"
@@ -13,6 +12,7 @@ import * as TokenGenerateInput from "../src/TokenGenerateInput.js"
 import { left, right } from "./either.js"
 import { crypto, EXAMPLE_UID } from "./fixtures.js"
 import { anyValue, flatString, MB50, nonStrings, tripwire } from "./hostileValues.js"
+import { type ClientType, decrypt, encryptRawUid } from "./ringCrypto.js"
 
 const NOW = Date.UTC(2025, 0, 15, 12)
 const [MASTER, SITE] = conformanceKeys(NOW).map(key) as [KeyRing.Key, KeyRing.Key]
@@ -27,10 +27,16 @@ const HASH = "tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="
 
 // `nowMs` is given as `arguments.length` decides, so an explicit `undefined` reaches the core.
 const decryptAs = (clientType: ClientType, text: unknown, domainOrAppName?: unknown, ...now: [] | [unknown]) =>
-  decrypt(clientType === "bidstream" ? BIDSTREAM : SHARING, crypto, text as string, (now.length === 0 ? NOW : now[0]) as number, {
-    clientType,
-    domainOrAppName: domainOrAppName as string
-  })
+  decrypt(
+    clientType === "bidstream" ? BIDSTREAM : SHARING,
+    crypto,
+    text as string,
+    (now.length === 0 ? NOW : now[0]) as number,
+    {
+      clientType,
+      domainOrAppName: domainOrAppName as string
+    }
+  )
 const encrypt = (rawUid: unknown, ...now: [] | [unknown]) =>
   encryptRawUid(SHARING, crypto, rawUid as string, (now.length === 0 ? NOW : now[0]) as number)
 
@@ -45,9 +51,15 @@ const isError = (result: unknown, tag: string, detail?: string) => {
  */
 const entries: ReadonlyArray<readonly [string, (value: unknown) => void]> = [
   ...CLIENT_TYPES.map((clientType) =>
-    [`decrypt (${clientType}) token`, (v: unknown) => isError(decryptAs(clientType, v), "InvalidPayload", "token is not a string")] as const
+    [
+      `decrypt (${clientType}) token`,
+      (v: unknown) => isError(decryptAs(clientType, v), "InvalidPayload", "token is not a string")
+    ] as const
   ),
-  ["decrypt with no ring yet", (v) => isError(decrypt(undefined, crypto, v as string, NOW, { clientType: "bidstream" }), "NotInitialized")],
+  [
+    "decrypt with no ring yet",
+    (v) => isError(decrypt(undefined, crypto, v as string, NOW, { clientType: "bidstream" }), "NotInitialized")
+  ],
   // The lists hold numbers too (0, NaN, Infinity): a number is a time, so it gets an ordinary answer.
   ...CLIENT_TYPES.map((clientType) =>
     [`decrypt (${clientType}) nowMs`, (v: unknown) => {
@@ -57,9 +69,14 @@ const entries: ReadonlyArray<readonly [string, (value: unknown) => void]> = [
     }] as const
   ),
   // Not a string, null or undefined: the name is absent, which only client-side generated tokens need.
-  ["decrypt (bidstream) domain, client-side generated token", (v) =>
-    isError(decryptAs("bidstream", CSTG, v), "DomainOrAppNameCheckFailed")],
-  ["decrypt (bidstream) domain, other token", (v) => expect(decryptAs("bidstream", V4, v)).toMatchObject({ _tag: "DecryptedToken", uid: EXAMPLE_UID })],
+  [
+    "decrypt (bidstream) domain, client-side generated token",
+    (v) => isError(decryptAs("bidstream", CSTG, v), "DomainOrAppNameCheckFailed")
+  ],
+  [
+    "decrypt (bidstream) domain, other token",
+    (v) => expect(decryptAs("bidstream", V4, v)).toMatchObject({ _tag: "DecryptedToken", uid: EXAMPLE_UID })
+  ],
   ["decrypt (sharing) domain", (v) => expect(decryptAs("sharing", CSTG, v)).toMatchObject({ _tag: "DecryptedToken" })],
   ["encryptRawUid raw UID", (v) => isError(encrypt(v), "EncryptionFailure", "raw UID is not a string")],
   ["encryptRawUid nowMs", (v) => {
@@ -77,12 +94,30 @@ const entries: ReadonlyArray<readonly [string, (value: unknown) => void]> = [
   ["Dii.normalizeAndHashPhone", (v) => expect(left(Dii.normalizeAndHashPhone(v as string)).reason).toBe("NotAString")],
   ["Dii.isValidHash", (v) => expect(Dii.isValidHash(v as string)).toBe(false)],
   ["Dii.validateHash", (v) => expect(left(Dii.validateHash(v as string)).reason).toBe("NotAString")],
-  ["TokenGenerateInput.fromEmail", (v) => expect(left(TokenGenerateInput.fromEmail(v as string)).reason).toBe("NotAString")],
-  ["TokenGenerateInput.fromPhone", (v) => expect(left(TokenGenerateInput.fromPhone(v as string)).reason).toBe("NotAString")],
-  ["TokenGenerateInput.fromHashedEmail", (v) => expect(left(TokenGenerateInput.fromHashedEmail(v as string)).reason).toBe("NotAString")],
-  ["TokenGenerateInput.fromHashedPhone", (v) => expect(left(TokenGenerateInput.fromHashedPhone(v as string)).reason).toBe("NotAString")],
-  ["TokenGenerateInput.fromEmailUnhashed", (v) => expect(left(TokenGenerateInput.fromEmailUnhashed(v as string)).reason).toBe("NotAString")],
-  ["TokenGenerateInput.fromPhoneUnhashed", (v) => expect(left(TokenGenerateInput.fromPhoneUnhashed(v as string)).reason).toBe("NotAString")],
+  [
+    "TokenGenerateInput.fromEmail",
+    (v) => expect(left(TokenGenerateInput.fromEmail(v as string)).reason).toBe("NotAString")
+  ],
+  [
+    "TokenGenerateInput.fromPhone",
+    (v) => expect(left(TokenGenerateInput.fromPhone(v as string)).reason).toBe("NotAString")
+  ],
+  [
+    "TokenGenerateInput.fromHashedEmail",
+    (v) => expect(left(TokenGenerateInput.fromHashedEmail(v as string)).reason).toBe("NotAString")
+  ],
+  [
+    "TokenGenerateInput.fromHashedPhone",
+    (v) => expect(left(TokenGenerateInput.fromHashedPhone(v as string)).reason).toBe("NotAString")
+  ],
+  [
+    "TokenGenerateInput.fromEmailUnhashed",
+    (v) => expect(left(TokenGenerateInput.fromEmailUnhashed(v as string)).reason).toBe("NotAString")
+  ],
+  [
+    "TokenGenerateInput.fromPhoneUnhashed",
+    (v) => expect(left(TokenGenerateInput.fromPhoneUnhashed(v as string)).reason).toBe("NotAString")
+  ],
   ["TokenGenerateInput.withTransparencyAndConsentString", (v) => {
     const input = right(TokenGenerateInput.fromHashedEmail(HASH))
     expect(TokenGenerateInput.toRequestJson(TokenGenerateInput.withTransparencyAndConsentString(input, v as string)))
@@ -161,12 +196,19 @@ describe("untyped callers: arbitrary values (FastCheck.anything)", () => {
     expect(typeof encrypted === "string" || encrypted instanceof Error).toBe(true)
   })
 
-  it.prop("encryptRawUid: a non-string raw UID is EncryptionFailure, a string one a token or a typed error", [anyValue], ([v]) => {
-    const result = encrypt(v)
-    if (typeof v !== "string") isError(result, "EncryptionFailure", "raw UID is not a string")
-    else if (typeof result === "string") expect(decryptAs("sharing", result)).toMatchObject({ _tag: "DecryptedToken" })
-    else isError(result, "EncryptionFailure")
-  })
+  it.prop(
+    "encryptRawUid: a non-string raw UID is EncryptionFailure, a string one a token or a typed error",
+    [anyValue],
+    ([v]) => {
+      const result = encrypt(v)
+      if (typeof v !== "string") isError(result, "EncryptionFailure", "raw UID is not a string")
+      else if (typeof result === "string") {
+        expect(decryptAs("sharing", result)).toMatchObject({
+          _tag: "DecryptedToken"
+        })
+      } else isError(result, "EncryptionFailure")
+    }
+  )
 
   it.prop("Token readers", [anyValue], ([v]) => {
     const version = Token.detectVersion(v as string)

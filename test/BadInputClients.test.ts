@@ -43,7 +43,9 @@ const failureOf = <A, E>(effect: Effect.Effect<A, E, BidstreamClient | SharingCl
   const exit = runtime.runSyncExit(effect)
   if (Exit.isSuccess(exit)) throw new Error("expected a failure, got a success")
   const failure = Cause.failureOption(exit.cause)
-  if (failure._tag === "None" || !Cause.isFailType(exit.cause)) throw new Error(`not a typed failure: ${Cause.pretty(exit.cause)}`)
+  if (failure._tag === "None" || !Cause.isFailType(exit.cause)) {
+    throw new Error(`not a typed failure: ${Cause.pretty(exit.cause)}`)
+  }
   return tagOf(failure.value)
 }
 
@@ -98,8 +100,9 @@ const entries: ReadonlyArray<readonly [string, (v: unknown) => void]> = [
   ["Sharing encryptSync", (v) => expect(tagOf(sharing.encryptSync(as(v)))).toBe("EncryptionFailure")],
   ["Sharing encryptSync nowMs", (v) => {
     const result = sharing.encryptSync(EXAMPLE_UID, as(v))
-    if (v === undefined || typeof v === "number") expect(typeof result === "string" || result instanceof Error).toBe(true)
-    else expect(tagOf(result)).toBe("KeysNotSynced")
+    if (v === undefined || typeof v === "number") {
+      expect(typeof result === "string" || result instanceof Error).toBe(true)
+    } else expect(tagOf(result)).toBe("KeysNotSynced")
   }],
   ["Sharing encrypt", (v) => {
     expect(failureOf(sharing.encrypt(as(v)))).toBe("EncryptionFailure")
@@ -167,7 +170,14 @@ describe("client services on arbitrary values (FastCheck.anything)", () => {
     ]
     const tags = results.map(tagOf)
     if (typeof v !== "string") {
-      expect(tags).toEqual(["InvalidPayload", "InvalidPayload", "EncryptionFailure", "InvalidPayload", "InvalidPayload", "EncryptionFailure"])
+      expect(tags).toEqual([
+        "InvalidPayload",
+        "InvalidPayload",
+        "EncryptionFailure",
+        "InvalidPayload",
+        "InvalidPayload",
+        "EncryptionFailure"
+      ])
       expect(failureOf(bidstream.decrypt(as(v)))).toBe("InvalidPayload")
       expect(failureOf(sharing.decrypt(as(v)))).toBe("InvalidPayload")
       expect(failureOf(sharing.encrypt(as(v)))).toBe("EncryptionFailure")
@@ -177,12 +187,16 @@ describe("client services on arbitrary values (FastCheck.anything)", () => {
     }
   })
 
-  it.prop("bidstream: any domain value; only an allowed name passes a client-side generated token", [anyValue], ([v]) => {
-    const allowed = typeof v === "string" && bidstreamRing(NOW).isDomainOrAppNameAllowed(9000, v)
-    expect(tagOf(bidstream.decryptSync(CSTG, as(v)))).toBe(allowed ? "DecryptedToken" : "DomainOrAppNameCheckFailed")
-    expect(outcomeOf(bidstream.decrypt(CSTG, as(v)))).toBe(allowed ? "DecryptedToken" : "DomainOrAppNameCheckFailed")
-    expect(tagOf(bidstream.decryptSync(V4, as(v)))).toBe("DecryptedToken")
-  })
+  it.prop(
+    "bidstream: any domain value; only an allowed name passes a client-side generated token",
+    [anyValue],
+    ([v]) => {
+      const allowed = typeof v === "string" && bidstreamRing(NOW).isDomainOrAppNameAllowed(9000, v)
+      expect(tagOf(bidstream.decryptSync(CSTG, as(v)))).toBe(allowed ? "DecryptedToken" : "DomainOrAppNameCheckFailed")
+      expect(outcomeOf(bidstream.decrypt(CSTG, as(v)))).toBe(allowed ? "DecryptedToken" : "DomainOrAppNameCheckFailed")
+      expect(tagOf(bidstream.decryptSync(V4, as(v)))).toBe("DecryptedToken")
+    }
+  )
 
   it.prop("any numbers as nowMs give typed results", [FastCheck.double()], ([now]) => {
     tagOf(bidstream.decryptSync(V4, "example.com", now))
@@ -199,7 +213,19 @@ describe("batch calls on arguments that are not iterables", () => {
         throw new Error("hostile iterator")
       }
     }
-    for (const odd of [null, undefined, 42, {}, new Proxy({}, { get: () => { throw new Error("trap") } })]) {
+    for (
+      const odd of [
+        null,
+        undefined,
+        42,
+        {},
+        new Proxy({}, {
+          get: () => {
+            throw new Error("trap")
+          }
+        })
+      ]
+    ) {
       expect(runtime.runSync(bidstream.decryptAll(odd as never))).toEqual([])
       expect(runtime.runSync(sharing.decryptAll(odd as never))).toEqual([])
       expect(runtime.runSync(sharing.encryptAll(odd as never))).toEqual([])

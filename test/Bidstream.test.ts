@@ -5,12 +5,12 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import { BidstreamClient, layerFromKeyStore } from "../src/Bidstream.js"
-import { decrypt } from "./ringCrypto.js"
 import * as Base64 from "../src/internal/base64.js"
-import * as KeyRing from "../src/KeyRing.js"
+import type * as KeyRing from "../src/KeyRing.js"
 import * as KeyStore from "../src/KeyStore.js"
 import { bidstreamRing, conformanceKeys, key, keyRing, token } from "../src/testing/Builders.js"
 import { bidstreamBody, crypto, CryptoLive, EXAMPLE_UID, PHONE_UID, ringOf, sharingBody } from "./fixtures.js"
+import { decrypt } from "./ringCrypto.js"
 
 const NOW = Date.UTC(2025, 0, 15, 12)
 const MIN = 60_000
@@ -46,7 +46,10 @@ describe("bidstream decrypt (conformance §3.1, §3.2)", () => {
       for (const version of [3, 4] as const) {
         const text = tokenAt({ version, identityScope: scope, identityType: "Phone", uid: PHONE_UID })
         expect(text[0]).toBe(scope === "UID2" ? "B" : "F")
-        expect(bid(bidstreamRing(NOW, { identityScope: scope }), text)).toMatchObject({ uid: PHONE_UID, identityType: "Phone" })
+        expect(bid(bidstreamRing(NOW, { identityScope: scope }), text)).toMatchObject({
+          uid: PHONE_UID,
+          identityType: "Phone"
+        })
       }
     }
   })
@@ -56,8 +59,18 @@ describe("bidstream decrypt (conformance §3.1, §3.2)", () => {
     expect(bid(undefined, text)._tag).toBe("NotInitialized")
     const expired = keyRing({
       keys: [
-        { id: 164, activates: NOW - 2 * 3_600_000, expires: NOW - 3_600_000, secret: Base64.encode(new Uint8Array(32).fill(1)) },
-        { id: 165, activates: NOW - 2 * 3_600_000, expires: NOW - 3_600_000, secret: Base64.encode(new Uint8Array(32).fill(2)) }
+        {
+          id: 164,
+          activates: NOW - 2 * 3_600_000,
+          expires: NOW - 3_600_000,
+          secret: Base64.encode(new Uint8Array(32).fill(1))
+        },
+        {
+          id: 165,
+          activates: NOW - 2 * 3_600_000,
+          expires: NOW - 3_600_000,
+          secret: Base64.encode(new Uint8Array(32).fill(2))
+        }
       ]
     })
     expect(bid(expired, text)._tag).toBe("KeysNotSynced")
@@ -94,7 +107,13 @@ describe("bidstream decrypt (conformance §3.1, §3.2)", () => {
     const expiry = Date.UTC(2021, 2, 22, 9, 1, 2)
     const ring = bidstreamRing(expiry - 60_000)
     for (const version of VERSIONS) {
-      const text = token({ masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now: expiry - 60_000, version, expiry })
+      const text = token({
+        masterKey: ring.keyById(164)!,
+        siteKey: ring.keyById(165)!,
+        now: expiry - 60_000,
+        version,
+        expiry
+      })
       const late = bid(ring, text, null, expiry + 1000)
       expect(late._tag).toBe("ExpiredToken")
       expect(late._tag === "ExpiredToken" && late.token.expiry).toBe(expiry)
@@ -142,9 +161,13 @@ describe("bidstream decrypt (conformance §3.1, §3.2)", () => {
   it("D-22: clock skew 30 minutes (boundary inclusive)", () => {
     const ring = bidstreamRing(NOW)
     for (const version of [3, 4] as const) {
-      expect(bid(ring, tokenAt({ version, generated: NOW + 31 * MIN, expiry: NOW + DAY }))._tag).toBe("InvalidTokenLifetime")
+      expect(bid(ring, tokenAt({ version, generated: NOW + 31 * MIN, expiry: NOW + DAY }))._tag).toBe(
+        "InvalidTokenLifetime"
+      )
       expect(bid(ring, tokenAt({ version, generated: NOW + 30 * MIN, expiry: NOW + DAY }))._tag).toBe("DecryptedToken")
-      expect(bid(ring, tokenAt({ version, generated: NOW + 30 * MIN + 1, expiry: NOW + DAY }))._tag).toBe("InvalidTokenLifetime")
+      expect(bid(ring, tokenAt({ version, generated: NOW + 30 * MIN + 1, expiry: NOW + DAY }))._tag).toBe(
+        "InvalidTokenLifetime"
+      )
     }
     expect(bid(ring, tokenAt({ version: 2, generated: NOW + 30 * MIN, expiry: NOW + DAY }))._tag).toBe("DecryptedToken")
   })
@@ -168,10 +191,37 @@ describe("bidstream decrypt (conformance §3.1, §3.2)", () => {
     const ring = bidstreamRing(NOW)
     for (const version of VERSIONS) {
       const cstg = tokenAt({ version, privacyBits: 2 })
-      for (const ok of ["example.com", "example.org", "com.123.Game.App.android", "123456789", "Example.com", "Example.Org", "com.123.Game.app.android", "EXAMPLE.COM"]) {
+      for (
+        const ok of [
+          "example.com",
+          "example.org",
+          "com.123.Game.App.android",
+          "123456789",
+          "Example.com",
+          "Example.Org",
+          "com.123.Game.app.android",
+          "EXAMPLE.COM"
+        ]
+      ) {
         expect(bid(ring, cstg, ok), ok).toMatchObject({ _tag: "DecryptedToken", isClientSideGenerated: true })
       }
-      for (const bad of [null, undefined, "", "example.net", "example.edu", "com.123.Game.App.ios", "123456780", "foo.com", "*", "example", "example*", " example.com", "sub.example.com"]) {
+      for (
+        const bad of [
+          null,
+          undefined,
+          "",
+          "example.net",
+          "example.edu",
+          "com.123.Game.App.ios",
+          "123456780",
+          "foo.com",
+          "*",
+          "example",
+          "example*",
+          " example.com",
+          "sub.example.com"
+        ]
+      ) {
         const result = bid(ring, cstg, bad)
         expect(result._tag, String(bad)).toBe("DomainOrAppNameCheckFailed")
         expect(result).toMatchObject({ token: { isClientSideGenerated: true } })
@@ -231,7 +281,9 @@ describe("BidstreamClient service", () => {
       expect((yield* client.decrypt(text)).uid).toBe(EXAMPLE_UID)
       expect((yield* Effect.flip(client.decrypt("garbage!")))._tag).toBe("VersionNotSupported") // "garb" decodes
       expect((yield* Effect.flip(client.decrypt("!garbage")))._tag).toBe("InvalidPayload")
-    }).pipe(Effect.provide(layerFromKeyStore().pipe(Layer.provideMerge(Layer.mergeAll(KeyStore.layerMemory, CryptoLive))))))
+    }).pipe(
+      Effect.provide(layerFromKeyStore().pipe(Layer.provideMerge(Layer.mergeAll(KeyStore.layerMemory, CryptoLive))))
+    ))
 
   it("decryptSync defaults to the wall clock", () => {
     const now = Date.now()

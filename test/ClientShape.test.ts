@@ -135,7 +135,9 @@ describe("start-up says what is wrong", () => {
     quiet(Effect.gen(function*() {
       const op = yield* TestOperator.make()
       const wrongKey = "UID2-C-L-1002-not-a-real-key"
-      const error = yield* Effect.flip(Layer.build(Bidstream.layer({ ...options(op.baseUrl, DSP), apiKey: Redacted.make(wrongKey) })))
+      const error = yield* Effect.flip(
+        Layer.build(Bidstream.layer({ ...options(op.baseUrl, DSP), apiKey: Redacted.make(wrongKey) }))
+      )
       expect(error._tag).toBe("KeysUnavailable")
       if (error._tag !== "KeysUnavailable") return
       expect(error.reason).toBe("Rejected")
@@ -150,7 +152,9 @@ describe("start-up says what is wrong", () => {
     quiet(Effect.gen(function*() {
       const op = yield* TestOperator.make()
       const otherSecret = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-      const error = yield* Effect.flip(Layer.build(Sharing.layer({ ...options(op.baseUrl, SHARER), secretKey: Redacted.make(otherSecret) })))
+      const error = yield* Effect.flip(
+        Layer.build(Sharing.layer({ ...options(op.baseUrl, SHARER), secretKey: Redacted.make(otherSecret) }))
+      )
       expect(error).toMatchObject({ _tag: "KeysUnavailable", reason: "Rejected" })
       expect(error.message.toLowerCase()).toContain("encryption key")
       expectNoSecrets(error, otherSecret, SHARER.apiKey, SHARER.secret)

@@ -5,11 +5,11 @@ import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as NativeCrypto from "../adapters/native-crypto/index.js"
 import { type CryptoShape, makeNode, seededRandom } from "../src/Crypto.js"
-import { decrypt, encryptRawUid } from "./ringCrypto.js"
 import * as Base64 from "../src/internal/base64.js"
 import type { KeyRing } from "../src/KeyRing.js"
 import { bidstreamRing, sharingRing, token } from "../src/testing/Builders.js"
 import { withReferenceOpener } from "./referenceOpener.js"
+import { decrypt, encryptRawUid } from "./ringCrypto.js"
 
 const NOW = Date.UTC(2025, 0, 15, 12)
 const native = Either.getOrThrowWith(NativeCrypto.load(), (e) => new Error(`${e.message}; run npm run build:native`))
@@ -17,7 +17,10 @@ const node = makeNode(seededRandom(3))
 
 const tokenSpec = FastCheck.record({
   version: FastCheck.constantFrom(2 as const, 3 as const, 4 as const),
-  uid: FastCheck.oneof(FastCheck.uint8Array({ minLength: 32, maxLength: 32 }), FastCheck.uint8Array({ minLength: 33, maxLength: 33 }))
+  uid: FastCheck.oneof(
+    FastCheck.uint8Array({ minLength: 32, maxLength: 32 }),
+    FastCheck.uint8Array({ minLength: 33, maxLength: 33 })
+  )
     .map((b) => Base64.encode(b)),
   identityType: FastCheck.constantFrom("Email" as const, "Phone" as const),
   privacyBits: FastCheck.integer({ min: 0, max: 7 }),
@@ -28,14 +31,31 @@ const tokenSpec = FastCheck.record({
 
 const mutation = FastCheck.oneof(
   FastCheck.constant({ kind: "none" as const }),
-  FastCheck.record({ kind: FastCheck.constant("flip" as const), at: FastCheck.nat(), bit: FastCheck.integer({ min: 0, max: 7 }) }),
+  FastCheck.record({
+    kind: FastCheck.constant("flip" as const),
+    at: FastCheck.nat(),
+    bit: FastCheck.integer({ min: 0, max: 7 })
+  }),
   FastCheck.record({ kind: FastCheck.constant("truncate" as const), at: FastCheck.nat() }),
-  FastCheck.record({ kind: FastCheck.constant("append" as const), bytes: FastCheck.uint8Array({ minLength: 1, maxLength: 40 }) }),
+  FastCheck.record({
+    kind: FastCheck.constant("append" as const),
+    bytes: FastCheck.uint8Array({ minLength: 1, maxLength: 40 })
+  }),
   // A character replaced by a code unit whose low byte is the same character (U+0142 for 'B'): must not alias.
-  FastCheck.record({ kind: FastCheck.constant("alias" as const), at: FastCheck.nat(), high: FastCheck.integer({ min: 1, max: 255 }) })
+  FastCheck.record({
+    kind: FastCheck.constant("alias" as const),
+    at: FastCheck.nat(),
+    high: FastCheck.integer({ min: 1, max: 255 })
+  })
 )
 
-type Mutation = { readonly kind: string; readonly at?: number; readonly bit?: number; readonly bytes?: Uint8Array; readonly high?: number }
+type Mutation = {
+  readonly kind: string
+  readonly at?: number
+  readonly bit?: number
+  readonly bytes?: Uint8Array
+  readonly high?: number
+}
 
 const mutate = (text: string, version: 2 | 3 | 4, m: Mutation) => {
   if (m.kind === "alias") {
@@ -72,27 +92,34 @@ describe("node:crypto, its one-call variant and native give identical results", 
     expect(native.name).toBe("native")
   })
 
-  it.prop("decrypt of arbitrary and mutated tokens", [tokenSpec, mutation, FastCheck.boolean()], ([spec, m, sharing]) => {
-    const ring = sharing ? sharingRing(NOW) : bidstreamRing(NOW)
-    const text = token({
-      masterKey: ring.keyById(164)!,
-      siteKey: ring.keyById(165)!,
-      now: NOW,
-      version: spec.version,
-      uid: spec.uid,
-      identityType: spec.identityType,
-      privacyBits: spec.privacyBits,
-      siteId: spec.siteId,
-      generated: NOW + spec.generatedOffset,
-      expiry: NOW + spec.expiresIn,
-      crypto: node
-    })
-    const [a, ...rest] = both(ring, mutate(text, spec.version, m), sharing ? "sharing" : "bidstream", "example.com")
-    for (const b of rest) expect(b).toEqual(a)
-    if (m.kind === "none") expect(a!._tag).not.toBe("InvalidPayload")
-  }, { fastCheck: { numRuns: 400 } })
+  it.prop(
+    "decrypt of arbitrary and mutated tokens",
+    [tokenSpec, mutation, FastCheck.boolean()],
+    ([spec, m, sharing]) => {
+      const ring = sharing ? sharingRing(NOW) : bidstreamRing(NOW)
+      const text = token({
+        masterKey: ring.keyById(164)!,
+        siteKey: ring.keyById(165)!,
+        now: NOW,
+        version: spec.version,
+        uid: spec.uid,
+        identityType: spec.identityType,
+        privacyBits: spec.privacyBits,
+        siteId: spec.siteId,
+        generated: NOW + spec.generatedOffset,
+        expiry: NOW + spec.expiresIn,
+        crypto: node
+      })
+      const [a, ...rest] = both(ring, mutate(text, spec.version, m), sharing ? "sharing" : "bidstream", "example.com")
+      for (const b of rest) expect(b).toEqual(a)
+      if (m.kind === "none") expect(a!._tag).not.toBe("InvalidPayload")
+    },
+    { fastCheck: { numRuns: 400 } }
+  )
 
-  it.prop("decrypt of arbitrary strings", [FastCheck.oneof(FastCheck.string({ maxLength: 300 }), FastCheck.fullUnicodeString({ maxLength: 300 }))], ([text]) => {
+  it.prop("decrypt of arbitrary strings", [
+    FastCheck.oneof(FastCheck.string({ maxLength: 300 }), FastCheck.fullUnicodeString({ maxLength: 300 }))
+  ], ([text]) => {
     const ring = bidstreamRing(NOW)
     const [a, ...rest] = both(ring, text, "bidstream")
     for (const b of rest) expect(b).toEqual(a)
@@ -115,15 +142,28 @@ describe("node:crypto, its one-call variant and native give identical results", 
       }
       return decrypt(ring, crypto, outer, NOW, options)
     })
-    expect(results[0]).toMatchObject({ _tag: "DecryptedToken", publisherId: 111, clientKeyId: 5, established: NOW - 5000 })
+    expect(results[0]).toMatchObject({
+      _tag: "DecryptedToken",
+      publisherId: 111,
+      clientKeyId: 5,
+      established: NOW - 5000
+    })
     for (const r of results.slice(1)) expect(r).toEqual(results[0])
   })
 
-  it.prop("encrypt with the same nonces gives the same token", [FastCheck.uint8Array({ minLength: 32, maxLength: 33 }), FastCheck.nat()], ([uid, seed]) => {
+  it.prop("encrypt with the same nonces gives the same token", [
+    FastCheck.uint8Array({ minLength: 32, maxLength: 33 }),
+    FastCheck.nat()
+  ], ([uid, seed]) => {
     const ring = sharingRing(NOW)
     const rawUid = Base64.encode(uid)
     const fromNode = encryptRawUid(ring, makeNode(seededRandom(seed)), rawUid, NOW)
-    const fromNative = encryptRawUid(ring, Either.getOrThrow(NativeCrypto.load({ random: seededRandom(seed) })), rawUid, NOW)
+    const fromNative = encryptRawUid(
+      ring,
+      Either.getOrThrow(NativeCrypto.load({ random: seededRandom(seed) })),
+      rawUid,
+      NOW
+    )
     expect(fromNative).toBe(fromNode)
     expect(typeof fromNode).toBe("string")
   }, { fastCheck: { numRuns: 200 } })

@@ -4,7 +4,6 @@ import { createHash } from "node:crypto"
 import * as Dii from "../src/Dii.js"
 import { left, right } from "./either.js"
 
-
 // Independent oracle for the hash (hex digest -> bytes -> Base64), so the tests
 // do not just replay the implementation.
 const sha256Base64 = (s: string): string =>
@@ -154,7 +153,22 @@ const referenceNormalize = (s: string): string | undefined => {
 
 // Email-shaped strings that hit every branch of the state machine.
 const emailChars = FastCheck.constantFrom(
-  "a", "Z", "q", "0", ".", "+", " ", "@", "\t", "é", "É", "İ", "😊", "\uD800", "-", "_"
+  "a",
+  "Z",
+  "q",
+  "0",
+  ".",
+  "+",
+  " ",
+  "@",
+  "\t",
+  "é",
+  "É",
+  "İ",
+  "😊",
+  "\uD800",
+  "-",
+  "_"
 )
 const emailPart = FastCheck.array(emailChars, { maxLength: 12 }).map((cs) => cs.join(""))
 const emailDomain = FastCheck.oneof(
@@ -292,7 +306,11 @@ describe("Dii", () => {
     const domainOf = (length: number) => `${"d".repeat(length - 4)}.com`
 
     it("the SMTP limits: 64 octets before the '@', 254 in all", () => {
-      expect([Dii.MAX_EMAIL_LOCAL_PART_LENGTH, Dii.MAX_EMAIL_LENGTH, Dii.MAX_EMAIL_INPUT_LENGTH]).toEqual([64, 254, 1024])
+      expect([Dii.MAX_EMAIL_LOCAL_PART_LENGTH, Dii.MAX_EMAIL_LENGTH, Dii.MAX_EMAIL_INPUT_LENGTH]).toEqual([
+        64,
+        254,
+        1024
+      ])
     })
 
     it("local part: exactly 64 octets is valid, 65 is TooLong (UTF-8 octets, not characters)", () => {
@@ -437,9 +455,7 @@ describe("Dii", () => {
     const phoneLike = FastCheck.oneof(
       FastCheck.array(FastCheck.constantFrom("+", "0", "5", "9", " ", "-", "a", "٣"), { maxLength: 18 })
         .map((cs) => cs.join("")),
-      FastCheck.integer({ min: 0, max: 20 }).chain((n) =>
-        FastCheck.stringMatching(new RegExp(`^\\+[0-9]{${n}}$`))
-      ),
+      FastCheck.integer({ min: 0, max: 20 }).chain((n) => FastCheck.stringMatching(new RegExp(`^\\+[0-9]{${n}}$`))),
       FastCheck.string16bits({ maxLength: 20 })
     )
 

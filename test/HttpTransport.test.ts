@@ -1,11 +1,11 @@
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -22,9 +22,9 @@ import { createServer } from "node:http"
 import { inspect } from "node:util"
 import * as Crypto from "../src/Crypto.js"
 import * as Envelope from "../src/Envelope.js"
-import type { TransportError } from "../src/TransportError.js"
 import * as HttpTransport from "../src/HttpTransport.js"
 import * as OperatorEnvelope from "../src/internal/operatorEnvelope.js"
+import type { TransportError } from "../src/TransportError.js"
 import { CLIENT_SECRET } from "./vectors.js"
 
 const SECRET = CLIENT_SECRET
@@ -560,7 +560,12 @@ describe("HttpTransport under TestClock (mock HttpClient)", () => {
       const exit = fiber.unsafePoll() // no clock adjustment: it must already be over
       expect(exit).not.toBeNull()
       const error = yield* Effect.flip(Fiber.join(fiber))
-      expect(error).toMatchObject({ _tag: "OperatorRejected", httpStatus: 429, retryAfterMillis: 11_000, transient: true })
+      expect(error).toMatchObject({
+        _tag: "OperatorRejected",
+        httpStatus: 429,
+        retryAfterMillis: 11_000,
+        transient: true
+      })
       expect(yield* Ref.get(count)).toBe(1)
     }).pipe(Effect.scoped))
 
@@ -687,9 +692,12 @@ describe("HttpTransport under TestClock (mock HttpClient)", () => {
       for (const bad of ["bad secret key", Buffer.alloc(16, 1).toString("base64")]) {
         const count = yield* Ref.make(0)
         const error = yield* Effect.flip(
-          Effect.provide(HttpTransport.HttpTransport, mockTransport(count, () => ({ status: 200 }), {
-            secretKey: Redacted.make(bad)
-          }))
+          Effect.provide(
+            HttpTransport.HttpTransport,
+            mockTransport(count, () => ({ status: 200 }), {
+              secretKey: Redacted.make(bad)
+            })
+          )
         )
         expect(error._tag).toBe("InvalidClientSecret")
         for (const form of [String(error), error.message, JSON.stringify(error), inspect(error)]) {

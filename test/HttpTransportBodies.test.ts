@@ -135,13 +135,15 @@ const server: Effect.Effect<TestServer, never, Scope.Scope> = Effect.acquireRele
 /** A transport on undici, living as long as the test's scope. */
 const transport = (url: string, options: Partial<HttpTransport.Options> = {}) =>
   Effect.map(
-    Layer.build(HttpTransport.layer({
-      baseUrl: url,
-      apiKey: Redacted.make("uid2-test-api-key"),
-      secretKey: Redacted.make(CLIENT_SECRET),
-      retry: { times: 2, base: "10 millis" },
-      ...options
-    }).pipe(Layer.provide([Crypto.layerNode, NodeHttpClient.layerUndici]))),
+    Layer.build(
+      HttpTransport.layer({
+        baseUrl: url,
+        apiKey: Redacted.make("uid2-test-api-key"),
+        secretKey: Redacted.make(CLIENT_SECRET),
+        retry: { times: 2, base: "10 millis" },
+        ...options
+      }).pipe(Layer.provide([Crypto.layerNode, NodeHttpClient.layerUndici]))
+    ),
     Context.get(HttpTransport.HttpTransport)
   )
 
@@ -167,7 +169,12 @@ describe("HttpTransport reads bounded response bodies (loopback HTTP)", () => {
       const before = rss()
       const error = yield* Effect.flip(t.postRaw("/endless", "x"))
       const growth = rss() - before
-      expect(error).toMatchObject({ _tag: "ResponseTooLarge", path: "/endless", limitBytes: DEFAULT_LIMIT, transient: false })
+      expect(error).toMatchObject({
+        _tag: "ResponseTooLarge",
+        path: "/endless",
+        limitBytes: DEFAULT_LIMIT,
+        transient: false
+      })
       expect(error.message).toContain(String(DEFAULT_LIMIT))
       // The accepted 16 MiB is held (and joined once) before the limit trips; the rest of the
       // process (other suites in this worker) adds noise, so the bound is generous but finite.
@@ -222,7 +229,11 @@ describe("HttpTransport reads bounded response bodies (loopback HTTP)", () => {
           expect(text).toBe("B".repeat(size))
         }
         const error = yield* Effect.flip(t.postRaw(`/sized/${limit + 1}/${mode}`, "x"))
-        expect(error).toMatchObject({ _tag: "ResponseTooLarge", path: `/sized/${limit + 1}/${mode}`, limitBytes: limit })
+        expect(error).toMatchObject({
+          _tag: "ResponseTooLarge",
+          path: `/sized/${limit + 1}/${mode}`,
+          limitBytes: limit
+        })
       }
     }))
 

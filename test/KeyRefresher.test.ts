@@ -6,13 +6,13 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import { OperatorRejected, OperatorUnreachable, type TransportError } from "../src/TransportError.js"
 import * as Crypto from "../src/Crypto.js"
 import { HttpTransport } from "../src/HttpTransport.js"
 import * as KeyRefresher from "../src/KeyRefresher.js"
 import * as KeyRing from "../src/KeyRing.js"
 import * as KeyStore from "../src/KeyStore.js"
 import { sharingRing } from "../src/testing/Builders.js"
+import { OperatorRejected, OperatorUnreachable, type TransportError } from "../src/TransportError.js"
 
 const NOW = Date.UTC(2025, 0, 15, 12)
 const HOUR = 3_600_000
@@ -62,7 +62,15 @@ describe("KeyRefresher", () => {
     Effect.gen(function*() {
       yield* TestClock.setTime(NOW)
       const first = sharingRing(NOW)
-      const rotated = sharingRing(NOW, { keys: [...first.keys, { id: 300, keysetId: 99999, activates: NOW + HOUR, expires: NOW + 48 * HOUR, secret: new Uint8Array(32).fill(9) }] })
+      const rotated = sharingRing(NOW, {
+        keys: [...first.keys, {
+          id: 300,
+          keysetId: 99999,
+          activates: NOW + HOUR,
+          expires: NOW + 48 * HOUR,
+          secret: new Uint8Array(32).fill(9)
+        }]
+      })
       const { calls, refresher, ring } = yield* start([responseFor(first), responseFor(rotated)])
       yield* refresher.awaitReady()
       expect(calls).toEqual([NOW])
@@ -73,7 +81,13 @@ describe("KeyRefresher", () => {
       expect(calls).toEqual([NOW, NOW + HOUR])
       expect(ring()?.keyById(300)?.id).toBe(300)
       const status = yield* refresher.status
-      expect(status).toMatchObject({ ready: true, source: "operator", lastSuccessAt: NOW + HOUR, consecutiveFailures: 0, ringAgeMs: 0 })
+      expect(status).toMatchObject({
+        ready: true,
+        source: "operator",
+        lastSuccessAt: NOW + HOUR,
+        consecutiveFailures: 0,
+        ringAgeMs: 0
+      })
       expect(status.lastFailure).toBeUndefined()
       expect(status.keysUsableForMs).toBe(ring()!.latestKeyExpiry - (NOW + HOUR))
     }))
@@ -84,7 +98,15 @@ describe("KeyRefresher", () => {
       const good = sharingRing(NOW)
       const rejected = new OperatorRejected({ path: "/v2/key/sharing", httpStatus: 500 })
       const { calls, refresher, ring } = yield* start(
-        [responseFor(good), unreachable, "{not json", rejected, `{"body":{"keys":[{"id":1}]}}`, unreachable, responseFor(good)],
+        [
+          responseFor(good),
+          unreachable,
+          "{not json",
+          rejected,
+          `{"body":{"keys":[{"id":1}]}}`,
+          unreachable,
+          responseFor(good)
+        ],
         { interval: "10 minutes", retryBase: "1 second", retryMax: "4 seconds" }
       )
       const firstRing = ring()
@@ -164,7 +186,10 @@ describe("KeyRefresher", () => {
       expect(yield* fiberResult(timedOut)).toMatchObject({ _tag: "NotReady", reason: "Timeout" })
 
       const revokedStart = yield* Effect.fork(
-        start([unreachable, rejected401], { startup: { timeout: "1 second", failOnTimeout: false }, retryBase: "1 minute" })
+        start([unreachable, rejected401], {
+          startup: { timeout: "1 second", failOnTimeout: false },
+          retryBase: "1 minute"
+        })
       )
       yield* TestClock.adjust("2 seconds")
       const { refresher: revoked } = yield* fiberResult(revokedStart)
@@ -192,7 +217,13 @@ describe("KeyRefresher", () => {
       yield* TestClock.setTime(NOW)
       const good = sharingRing(NOW)
       const expired = sharingRing(NOW, {
-        keys: [{ id: 500, keysetId: 99999, activates: NOW - 2 * HOUR, expires: NOW - HOUR, secret: new Uint8Array(32).fill(5) }]
+        keys: [{
+          id: 500,
+          keysetId: 99999,
+          activates: NOW - 2 * HOUR,
+          expires: NOW - HOUR,
+          secret: new Uint8Array(32).fill(5)
+        }]
       })
       const empty = sharingRing(NOW, { keys: [] })
       const { refresher, ring } = yield* start([responseFor(good), responseFor(expired), responseFor(empty)])
@@ -212,13 +243,27 @@ describe("KeyRefresher", () => {
       yield* TestClock.setTime(NOW)
       const good = responseFor(sharingRing(NOW))
       let n = 0
-      const transport = Layer.succeed(HttpTransport, HttpTransport.of({
-        post: () => Effect.suspend(() => (++n === 2 ? Effect.die(new RangeError("Maximum call stack size exceeded")) : Effect.succeed(good))),
-        postRaw: () => Effect.die("not used")
-      }))
+      const transport = Layer.succeed(
+        HttpTransport,
+        HttpTransport.of({
+          post: () =>
+            Effect.suspend(
+              () => (++n === 2 ? Effect.die(new RangeError("Maximum call stack size exceeded")) : Effect.succeed(good))
+            ),
+          postRaw: () => Effect.die("not used")
+        })
+      )
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(Layer.mergeAll(transport, KeyStore.layerMemory, Crypto.layerNode), scope)
-      const refresher = yield* KeyRefresher.make({ endpoint: "/v2/key/sharing", jitter: 0, interval: "1 minute", retryBase: "1 second" })
+      const context = yield* Layer.buildWithScope(
+        Layer.mergeAll(transport, KeyStore.layerMemory, Crypto.layerNode),
+        scope
+      )
+      const refresher = yield* KeyRefresher.make({
+        endpoint: "/v2/key/sharing",
+        jitter: 0,
+        interval: "1 minute",
+        retryBase: "1 second"
+      })
         .pipe(Effect.provide(context), Scope.extend(scope))
       yield* TestClock.adjust("1 minute") // the defect
       const afterDefect = yield* refresher.status
@@ -234,7 +279,11 @@ describe("KeyRefresher", () => {
   it.effect("on-demand refresh fails typed and keeps the ring; concurrent refreshes share the lock", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(NOW)
-      const { calls, refresher, ring } = yield* start([responseFor(sharingRing(NOW)), unreachable, responseFor(sharingRing(NOW + 1))])
+      const { calls, refresher, ring } = yield* start([
+        responseFor(sharingRing(NOW)),
+        unreachable,
+        responseFor(sharingRing(NOW + 1))
+      ])
       const before = ring()
       const error = yield* Effect.flip(refresher.refresh)
       expect(error._tag).toBe("OperatorUnreachable")

@@ -84,9 +84,10 @@ const startClient = (store: KeyStore.KeyStoreShape, options: Partial<KeyRefreshe
     const context = yield* Layer.build(
       Layer.mergeAll(operator.layer, Layer.succeed(KeyStore.KeyStore, store), Crypto.layerNode)
     )
-    const refresher = yield* KeyRefresher.make({ endpoint: "/v2/key/sharing", jitter: 0, interval: HOUR, ...options }).pipe(
-      Effect.provide(context)
-    )
+    const refresher = yield* KeyRefresher.make({ endpoint: "/v2/key/sharing", jitter: 0, interval: HOUR, ...options })
+      .pipe(
+        Effect.provide(context)
+      )
     return { refresher, calls: operator.calls }
   })
 
@@ -105,7 +106,9 @@ describe("KeyRefresher in a fleet", () => {
       const total = clients.reduce((n, c) => n + c.calls.length, 0)
       // Fetches are at least (1 − jitter) intervals apart, whoever makes them.
       const fetchTimes = clients.flatMap((c) => c.calls).sort((a, b) => a - b)
-      for (let i = 1; i < fetchTimes.length; i++) expect(fetchTimes[i]! - fetchTimes[i - 1]!).toBeGreaterThanOrEqual(0.9 * HOUR)
+      for (let i = 1; i < fetchTimes.length; i++) {
+        expect(fetchTimes[i]! - fetchTimes[i - 1]!).toBeGreaterThanOrEqual(0.9 * HOUR)
+      }
       expect(total).toBeLessThanOrEqual(1 + Math.ceil(intervals / 0.9))
       expect(total).toBeGreaterThanOrEqual(intervals - 1)
       // Every client holds the newest ring, and it is never older than about two intervals.

@@ -3,9 +3,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import * as NativeCrypto from "../adapters/native-crypto/index.js"
 import * as Bidstream from "../src/Bidstream.js"
@@ -14,7 +14,8 @@ import * as KeyStore from "../src/KeyStore.js"
 import { bidstreamRing, token } from "../src/testing/Builders.js"
 
 const NOW = Date.UTC(2025, 0, 15, 12)
-const loadNative = () => Either.getOrThrowWith(NativeCrypto.load(), (e) => new Error(`${e.message}; run npm run build:native`))
+const loadNative = () =>
+  Either.getOrThrowWith(NativeCrypto.load(), (e) => new Error(`${e.message}; run npm run build:native`))
 
 describe("KeyStore (memory)", () => {
   it.effect("keeps one ring per slot and feeds each slot's watchers only its own saves", () =>
@@ -55,7 +56,9 @@ describe("KeyStore.make", () => {
       const loaded = yield* Effect.flip(store.load("bidstream"))
       expect(loaded).toMatchObject({ _tag: "KeyStoreError", operation: "load", slot: "bidstream" })
       expect(loaded.message).not.toContain("boom")
-      const saving = yield* Effect.fork(Effect.flip(store.save("bidstream", { ring: bidstreamRing(NOW), fetchedAt: NOW })))
+      const saving = yield* Effect.fork(
+        Effect.flip(store.save("bidstream", { ring: bidstreamRing(NOW), fetchedAt: NOW }))
+      )
       yield* TestClock.adjust("3 seconds")
       expect(yield* Fiber.join(saving)).toMatchObject({ _tag: "KeyStoreError", operation: "save" })
       // No feed: watch is empty.
@@ -93,7 +96,9 @@ describe("prepared rings", () => {
       const native = loadNative()
       const baseline = native.liveKeys()
       const context = yield* Layer.build(
-        Bidstream.layerFromKeyStore().pipe(Layer.provideMerge(Layer.mergeAll(KeyStore.layerMemory, Layer.succeed(Crypto, native))))
+        Bidstream.layerFromKeyStore().pipe(
+          Layer.provideMerge(Layer.mergeAll(KeyStore.layerMemory, Layer.succeed(Crypto, native)))
+        )
       )
       const store = Context.get(context, KeyStore.KeyStore)
       const client = Context.get(context, Bidstream.BidstreamClient)
@@ -127,7 +132,13 @@ describe("prepared rings", () => {
           )
           const client = Context.get(context, Bidstream.BidstreamClient)
           expect(client.decryptSync(text, null, NOW)._tag).toBe("DecryptedToken")
-          expect(client.decryptSync(token({ masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now: NOW, version: 2 }), null, NOW)._tag)
+          expect(
+            client.decryptSync(
+              token({ masterKey: ring.keyById(164)!, siteKey: ring.keyById(165)!, now: NOW, version: 2 }),
+              null,
+              NOW
+            )._tag
+          )
             .toBe("DecryptedToken")
           expect(native.liveKeys() - baseline).toBe(4) // the table's 2 keys and 2 per-key handles (V2)
         })

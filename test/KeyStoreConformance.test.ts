@@ -20,7 +20,8 @@ KeyStoreConformance.suite(layer(FileKeyStore.layer({ directory }), { excludeTest
   name: "file store",
   changeFeed: false,
   // A write cut short by a crash of something that did not write atomically.
-  corrupt: (slot) => Effect.sync(() => writeFileSync(join(directory, `${slot}.json`), "{\"format\":\"effect-uid2/key-ring\",\"ver"))
+  corrupt: (slot) =>
+    Effect.sync(() => writeFileSync(join(directory, `${slot}.json`), "{\"format\":\"effect-uid2/key-ring\",\"ver"))
 })
 
 const prefix = randomPrefix()
@@ -37,6 +38,9 @@ KeyStoreConformance.suite(
   {
     name: "Redis store",
     corrupt: (slot) =>
-      Effect.scoped(Effect.flatMap(rawRedis(), (redis) => Effect.promise(() => redis.hset(`{${prefix}:${slot}}:ring`, "d", "bm90IGEgcmluZw=="))))
+      Effect.scoped(
+        Effect.flatMap(rawRedis(), (redis) =>
+          Effect.promise(() => redis.hset(`{${prefix}:${slot}}:ring`, "d", "bm90IGEgcmluZw==")))
+      )
   }
 )

@@ -10,7 +10,12 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
-import { BidstreamClient, layer as bidstreamLayer, layerConfig as bidstreamConfig, layerWith as bidstreamWith } from "../src/Bidstream.js"
+import {
+  BidstreamClient,
+  layer as bidstreamLayer,
+  layerConfig as bidstreamConfig,
+  layerWith as bidstreamWith
+} from "../src/Bidstream.js"
 import * as Crypto from "../src/Crypto.js"
 import type { RefreshError } from "../src/KeyRefresher.js"
 import * as KeyStore from "../src/KeyStore.js"
@@ -27,8 +32,13 @@ const credentials = (client: TestOperator.ClientCredentials) => ({
 })
 
 // A bidstream client on a live operator, built inside the test's scope.
-const liveBidstream = (op: TestOperator.TestOperatorShape, overrides: Partial<Parameters<typeof bidstreamLayer>[0]> = {}) =>
-  Layer.build(bidstreamLayer({ baseUrl: op.baseUrl, ...credentials(DSP), retry: fastRetry, timeout: "2 seconds", ...overrides }))
+const liveBidstream = (
+  op: TestOperator.TestOperatorShape,
+  overrides: Partial<Parameters<typeof bidstreamLayer>[0]> = {}
+) =>
+  Layer.build(
+    bidstreamLayer({ baseUrl: op.baseUrl, ...credentials(DSP), retry: fastRetry, timeout: "2 seconds", ...overrides })
+  )
 
 const refreshNow = Effect.flatMap(BidstreamClient, (client) => client.refresh)
 
@@ -67,9 +77,17 @@ describe("operator-backed clients over loopback HTTP", () => {
         Effect.map((t) => t.uid)
       )
       const faults: Array<[string, Effect.Effect<void>, (e: RefreshError) => void]> = [
-        ["500 on every attempt", op.failNext(3, 500), (e) => expect(e).toMatchObject({ _tag: "OperatorRejected", httpStatus: 500 })],
+        [
+          "500 on every attempt",
+          op.failNext(3, 500),
+          (e) => expect(e).toMatchObject({ _tag: "OperatorRejected", httpStatus: 500 })
+        ],
         ["malformed body", op.sendMalformedBodyNext(1), (e) => expect(e._tag).toBe("EnvelopeError")],
-        ["wrong nonce", op.wrongNonceNext(1), (e) => expect(e).toMatchObject({ _tag: "EnvelopeError", reason: "NonceMismatch" })],
+        [
+          "wrong nonce",
+          op.wrongNonceNext(1),
+          (e) => expect(e).toMatchObject({ _tag: "EnvelopeError", reason: "NonceMismatch" })
+        ],
         ["dropped connections", op.dropConnectionNext(3), (e) => expect(e._tag).toBe("OperatorUnreachable")],
         ["401", op.failNext(1, 401), (e) => expect(e).toMatchObject({ _tag: "OperatorRejected", httpStatus: 401 })]
       ]
@@ -138,12 +156,15 @@ describe("operator-backed clients over loopback HTTP", () => {
     quiet(Effect.gen(function*() {
       const op = yield* TestOperator.make()
       const context = yield* liveBidstream(op)
-      const tokens = yield* Effect.forEach(Array.from({ length: 50 }, (_, i) => `user${i}@example.com`), (email) => op.issueToken({ email }))
+      const tokens = yield* Effect.forEach(Array.from({ length: 50 }, (_, i) => `user${i}@example.com`), (email) =>
+        op.issueToken({ email }))
       const client = yield* Effect.provide(BidstreamClient, context)
       const refresher = client
       const decryptAll = Effect.forEach(tokens, (t) =>
-        Effect.flatMap(client.decrypt(t.advertisingToken), (d) => Effect.sync(() => expect(d.uid).toBe(t.rawUid)))
-      )
+        Effect.flatMap(client.decrypt(t.advertisingToken), (d) =>
+          Effect.sync(() =>
+            expect(d.uid).toBe(t.rawUid)
+          )))
       yield* Effect.all([
         Effect.repeatN(refresher.refresh, 5),
         Effect.repeatN(decryptAll, 20),
@@ -160,7 +181,9 @@ describe("operator-backed clients in process, under TestClock", () => {
       const op = yield* TestOperator.make({ listen: false })
       const context = yield* Layer.build(
         bidstreamWith({ baseUrl: op.baseUrl, ...credentials(DSP), refresh: { interval: "1 hour", jitter: 0 } }).pipe(
-          Layer.provide(Layer.mergeAll(KeyStore.layerMemory, Crypto.layerNode, Layer.succeed(HttpClient.HttpClient, op.httpClient)))
+          Layer.provide(
+            Layer.mergeAll(KeyStore.layerMemory, Crypto.layerNode, Layer.succeed(HttpClient.HttpClient, op.httpClient))
+          )
         )
       )
       const client = yield* Effect.provide(BidstreamClient, context)
@@ -179,19 +202,23 @@ describe("layerConfig", () => {
   it.scopedLive("Bidstream.layerConfig() reads UID2_BASE_URL, UID2_API_KEY and UID2_SECRET_KEY", () =>
     quiet(Effect.gen(function*() {
       const op = yield* TestOperator.make()
-      const config = ConfigProvider.fromMap(new Map([
-        ["UID2_BASE_URL", op.baseUrl],
-        ["UID2_API_KEY", DSP.apiKey],
-        ["UID2_SECRET_KEY", DSP.secret]
-      ]))
+      const config = ConfigProvider.fromMap(
+        new Map([
+          ["UID2_BASE_URL", op.baseUrl],
+          ["UID2_API_KEY", DSP.apiKey],
+          ["UID2_SECRET_KEY", DSP.secret]
+        ])
+      )
       const context = yield* Layer.build(bidstreamConfig()).pipe(Effect.withConfigProvider(config))
       const issued = yield* op.issueToken({ phone: "+12345678901" })
       const decrypted = yield* Effect.provide(BidstreamClient.decrypt(issued.advertisingToken, "example.com"), context)
       expect(decrypted).toMatchObject({ uid: issued.rawUid, identityType: "Phone" })
 
-      const missing = yield* Effect.flip(Layer.build(bidstreamConfig()).pipe(
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["UID2_BASE_URL", op.baseUrl]])))
-      ))
+      const missing = yield* Effect.flip(
+        Layer.build(bidstreamConfig()).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["UID2_BASE_URL", op.baseUrl]])))
+        )
+      )
       expect(missing._tag).toBe("ConfigError")
       expectNoSecrets(missing, DSP.secret)
     })))

@@ -1,9 +1,9 @@
 // effect-uid2/promise against TestOperator over loopback, written as a plain Node user would:
 // async/await, no Effect in the calls under test.
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   createBidstreamClient,
   createIdentityMapClient,
@@ -30,7 +30,6 @@ const credentials = (client: TestOperator.ClientCredentials) => ({
   secretKey: client.secret,
   logLevel: "None" as const
 })
-
 
 describe("effect-uid2/promise", () => {
   it("the three lines of the Python seed: create, decrypt (create fetched the keys)", async () => {

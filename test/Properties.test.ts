@@ -5,7 +5,6 @@ import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import { type CryptoShape, layerDeterministic, makeNode, seededRandom } from "../src/Crypto.js"
-import { type ClientType, decrypt, type DecryptResult, encryptRawUid } from "./ringCrypto.js"
 import type { DecryptError } from "../src/DecryptError.js"
 import { readInt32 } from "../src/internal/bytes.js"
 import type { KeyRing } from "../src/KeyRing.js"
@@ -14,6 +13,7 @@ import { layerFromKeyStore, SharingClient } from "../src/Sharing.js"
 import * as Arb from "../src/testing/Arbitraries.js"
 import { keyRing, type KeySpec, token } from "../src/testing/Builders.js"
 import type { DecryptedToken } from "../src/Token.js"
+import { type ClientType, decrypt, type DecryptResult, encryptRawUid } from "./ringCrypto.js"
 
 const crypto: CryptoShape = makeNode(seededRandom(20_251_128))
 

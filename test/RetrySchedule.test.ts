@@ -175,7 +175,10 @@ describe("retrySchedule", () => {
   it.effect("times counts retries after the first attempt; 0, negative and NaN mean none", () =>
     Effect.gen(function*() {
       for (const [times, attempts] of [[0, 1], [1, 2], [3, 4], [2.9, 3], [-1, 1], [Number.NaN, 1]] as const) {
-        const run = yield* drive(retrySchedule({ times, base: "10 millis", cap: "1 second" }), (n) => transient(`#${n}`))
+        const run = yield* drive(
+          retrySchedule({ times, base: "10 millis", cap: "1 second" }),
+          (n) => transient(`#${n}`)
+        )
         expect(run.attempts).toHaveLength(attempts)
         // the caller gets the last failure
         expect(run.exit).toEqual(Exit.fail(transient(`#${attempts}`)))

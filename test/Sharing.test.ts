@@ -2,12 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
-import { decrypt, encryptRawUid } from "./ringCrypto.js"
-import * as KeyRing from "../src/KeyRing.js"
+import type * as KeyRing from "../src/KeyRing.js"
 import * as KeyStore from "../src/KeyStore.js"
 import { layerFromKeyStore, SharingClient } from "../src/Sharing.js"
 import { conformanceKeys, key, keyRing, sharingRing, token } from "../src/testing/Builders.js"
 import { crypto, CryptoDeterministic, CryptoLive, EXAMPLE_UID, PHONE_UID } from "./fixtures.js"
+import { decrypt, encryptRawUid } from "./ringCrypto.js"
 
 const NOW = Date.UTC(2025, 0, 15, 12)
 const MIN = 60_000
@@ -26,8 +26,18 @@ describe("sharing decrypt (conformance §3.3)", () => {
   it("S-1: established −120d, generated −1d, expiring +29d", () => {
     for (const scope of ["UID2", "EUID"] as const) {
       for (const version of VERSIONS) {
-        const text = tokenAt({ version, identityScope: scope, established: NOW - 120 * DAY, generated: NOW - DAY, expiry: NOW + 29 * DAY })
-        expect(share(sharingRing(NOW, { identityScope: scope }), text)).toMatchObject({ _tag: "DecryptedToken", uid: EXAMPLE_UID, established: NOW - 120 * DAY })
+        const text = tokenAt({
+          version,
+          identityScope: scope,
+          established: NOW - 120 * DAY,
+          generated: NOW - DAY,
+          expiry: NOW + 29 * DAY
+        })
+        expect(share(sharingRing(NOW, { identityScope: scope }), text)).toMatchObject({
+          _tag: "DecryptedToken",
+          uid: EXAMPLE_UID,
+          established: NOW - 120 * DAY
+        })
       }
     }
   })
@@ -40,8 +50,12 @@ describe("sharing decrypt (conformance §3.3)", () => {
       expect(long).toBe(version === 2 ? "DecryptedToken" : "InvalidTokenLifetime")
       expect(share(ring, tokenAt({ version, expiry: NOW + 30 * DAY + MIN }))._tag).toBe("InvalidTokenLifetime")
       if (version !== 2) {
-        expect(share(ring, tokenAt({ version, generated: NOW + 31 * MIN, expiry: NOW + DAY }))._tag).toBe("InvalidTokenLifetime")
-        expect(share(ring, tokenAt({ version, generated: NOW + 30 * MIN, expiry: NOW + DAY }))._tag).toBe("DecryptedToken")
+        expect(share(ring, tokenAt({ version, generated: NOW + 31 * MIN, expiry: NOW + DAY }))._tag).toBe(
+          "InvalidTokenLifetime"
+        )
+        expect(share(ring, tokenAt({ version, generated: NOW + 30 * MIN, expiry: NOW + DAY }))._tag).toBe(
+          "DecryptedToken"
+        )
       }
     }
   })
@@ -64,8 +78,16 @@ describe("sharing encrypt (decrypt-rules.md §6, conformance §2, §3.3)", () =>
       expect(text).not.toMatch(/[=+/]/)
       expect(text.slice(0, 2)).toBe(scope === "UID2" ? "A4" : "E4")
       expect(share(ring, text)).toMatchObject({
-        _tag: "DecryptedToken", uid: EXAMPLE_UID, version: 4, siteId: 9000, identityScope: scope,
-        established: NOW, generated: NOW, refreshed: NOW, expiry: NOW + 2_592_000_000, privacyBits: 0
+        _tag: "DecryptedToken",
+        uid: EXAMPLE_UID,
+        version: 4,
+        siteId: 9000,
+        identityScope: scope,
+        established: NOW,
+        generated: NOW,
+        refreshed: NOW,
+        expiry: NOW + 2_592_000_000,
+        privacyBits: 0
       })
     }
   })
@@ -106,16 +128,44 @@ describe("sharing encrypt (decrypt-rules.md §6, conformance §2, §3.3)", () =>
 
   it("S-9 / S-10 / S-12 / S-13: key errors", () => {
     expect(tagOf(encryptRawUid(undefined, crypto, EXAMPLE_UID, NOW))).toBe("NotInitialized")
-    expect(encryptRawUid(sharingRing(NOW, { keys: [MASTER] }), crypto, EXAMPLE_UID, NOW)).toMatchObject({ _tag: "NotAuthorizedForKey" })
+    expect(encryptRawUid(sharingRing(NOW, { keys: [MASTER] }), crypto, EXAMPLE_UID, NOW)).toMatchObject({
+      _tag: "NotAuthorizedForKey"
+    })
     const noDefault = keyRing({ keys: [MASTER, SITE], masterKeysetId: 1, callerSiteId: 9000 })
     expect(encryptRawUid(noDefault, crypto, EXAMPLE_UID, NOW)).toMatchObject({ _tag: "NotAuthorizedForKey" })
-    const expiredSite = sharingRing(NOW, { keys: [conformanceKeys(NOW)[0]!, { id: 165, keysetId: 99999, activates: NOW, expires: NOW - DAY, secret: new Uint8Array(32).fill(5) }] })
+    const expiredSite = sharingRing(NOW, {
+      keys: [conformanceKeys(NOW)[0]!, {
+        id: 165,
+        keysetId: 99999,
+        activates: NOW,
+        expires: NOW - DAY,
+        secret: new Uint8Array(32).fill(5)
+      }]
+    })
     expect(tagOf(encryptRawUid(expiredSite, crypto, EXAMPLE_UID, NOW))).toBe("NotAuthorizedForKey")
-    const futureSite = sharingRing(NOW, { keys: [conformanceKeys(NOW)[0]!, { id: 165, keysetId: 99999, activates: NOW + DAY, expires: NOW + 2 * DAY, secret: new Uint8Array(32).fill(5) }] })
+    const futureSite = sharingRing(NOW, {
+      keys: [conformanceKeys(NOW)[0]!, {
+        id: 165,
+        keysetId: 99999,
+        activates: NOW + DAY,
+        expires: NOW + 2 * DAY,
+        secret: new Uint8Array(32).fill(5)
+      }]
+    })
     expect(tagOf(encryptRawUid(futureSite, crypto, EXAMPLE_UID, NOW))).toBe("NotAuthorizedForKey")
-    const allExpired = sharingRing(NOW, { keys: [{ id: 164, keysetId: 1, activates: NOW - 2 * DAY, expires: NOW - DAY, secret: new Uint8Array(32).fill(5) }] })
+    const allExpired = sharingRing(NOW, {
+      keys: [{ id: 164, keysetId: 1, activates: NOW - 2 * DAY, expires: NOW - DAY, secret: new Uint8Array(32).fill(5) }]
+    })
     expect(tagOf(encryptRawUid(allExpired, crypto, EXAMPLE_UID, NOW))).toBe("KeysNotSynced")
-    const onlyFutureSite = sharingRing(NOW, { keys: [{ id: 165, keysetId: 99999, activates: NOW + DAY, expires: NOW + 2 * DAY, secret: new Uint8Array(32).fill(5) }] })
+    const onlyFutureSite = sharingRing(NOW, {
+      keys: [{
+        id: 165,
+        keysetId: 99999,
+        activates: NOW + DAY,
+        expires: NOW + 2 * DAY,
+        secret: new Uint8Array(32).fill(5)
+      }]
+    })
     expect(tagOf(encryptRawUid(onlyFutureSite, crypto, EXAMPLE_UID, NOW))).toBe("NotAuthorizedForMasterKey")
   })
 
@@ -136,7 +186,11 @@ describe("sharing encrypt (decrypt-rules.md §6, conformance §2, §3.3)", () =>
 })
 
 describe("SharingClient service", () => {
-  const layer = layerFromKeyStore().pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW, { tokenExpirySeconds: 3600 })), CryptoDeterministic(7))))
+  const layer = layerFromKeyStore().pipe(
+    Layer.provide(
+      Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW, { tokenExpirySeconds: 3600 })), CryptoDeterministic(7))
+    )
+  )
 
   it.effect("encrypt/decrypt at TestClock time, batches, and catchTag", () =>
     Effect.gen(function*() {
@@ -145,7 +199,11 @@ describe("SharingClient service", () => {
       expect((yield* SharingClient.decrypt(text)).generated).toBe(NOW)
       const client = yield* SharingClient
       const batch = yield* client.encryptAll([EXAMPLE_UID, "bad!", PHONE_UID])
-      expect(batch.map((r) => typeof r === "string" ? "token" : r._tag)).toEqual(["token", "EncryptionFailure", "token"])
+      expect(batch.map((r) => typeof r === "string" ? "token" : r._tag)).toEqual([
+        "token",
+        "EncryptionFailure",
+        "token"
+      ])
       const decrypted = yield* client.decryptAll(batch.filter((r): r is string => typeof r === "string"))
       expect(decrypted.map((r) => r._tag === "DecryptedToken" ? r.uid : r._tag)).toEqual([EXAMPLE_UID, PHONE_UID])
       const message = yield* SharingClient.encrypt("").pipe(
@@ -159,9 +217,17 @@ describe("SharingClient service", () => {
   it.effect("the deterministic crypto layer makes encrypt reproducible", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(NOW)
-      const run = Effect.provide(SharingClient.encrypt(EXAMPLE_UID), layerFromKeyStore().pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), CryptoDeterministic(99)))))
+      const run = Effect.provide(
+        SharingClient.encrypt(EXAMPLE_UID),
+        layerFromKeyStore().pipe(
+          Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), CryptoDeterministic(99)))
+        )
+      )
       expect(yield* run).toBe(yield* run)
-      const live = Effect.provide(SharingClient.encrypt(EXAMPLE_UID), layerFromKeyStore().pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), CryptoLive))))
+      const live = Effect.provide(
+        SharingClient.encrypt(EXAMPLE_UID),
+        layerFromKeyStore().pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemoryWith(sharingRing(NOW)), CryptoLive)))
+      )
       expect(yield* live).not.toBe(yield* live)
     }))
 })

@@ -10,11 +10,11 @@ import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import { createHash, randomBytes } from "node:crypto"
 import { makeNode } from "../src/Crypto.js"
-import { decrypt, encryptRawUid } from "./ringCrypto.js"
 import * as Envelope from "../src/Envelope.js"
 import * as KeyRing from "../src/KeyRing.js"
 import * as TestOperator from "../src/testing/TestOperator.js"
 import { rawUidInfo } from "../src/Token.js"
+import { decrypt, encryptRawUid } from "./ringCrypto.js"
 
 const crypto = makeNode((n) => new Uint8Array(randomBytes(n)))
 const utf8 = new TextEncoder()
@@ -193,7 +193,10 @@ describe("TestOperator over loopback", () => {
         domainOrAppName: "example.com"
       })
       expect(decrypted._tag === "DecryptedToken" && decrypted.isClientSideGenerated).toBe(true)
-      expect(decrypt(bidRing, crypto, phone.advertisingToken, now, { clientType: "bidstream", domainOrAppName: "x.com" })._tag)
+      expect(
+        decrypt(bidRing, crypto, phone.advertisingToken, now, { clientType: "bidstream", domainOrAppName: "x.com" })
+          ._tag
+      )
         .toBe("DomainOrAppNameCheckFailed")
 
       const raw = Buffer.alloc(32, 7).toString("base64")
@@ -225,8 +228,12 @@ describe("TestOperator over loopback", () => {
       expect(decrypt(before, crypto, newToken.advertisingToken, now, { clientType: "bidstream" })._tag)
         .toBe("NotAuthorizedForMasterKey")
       const after = ringOf(jsonOf(yield* call(op.baseUrl, DSP_CLIENT, Paths.keyBidstream)).body)
-      expect(decrypt(after, crypto, newToken.advertisingToken, now, { clientType: "bidstream" })._tag).toBe("DecryptedToken")
-      expect(decrypt(after, crypto, oldToken.advertisingToken, now, { clientType: "bidstream" })._tag).toBe("DecryptedToken")
+      expect(decrypt(after, crypto, newToken.advertisingToken, now, { clientType: "bidstream" })._tag).toBe(
+        "DecryptedToken"
+      )
+      expect(decrypt(after, crypto, oldToken.advertisingToken, now, { clientType: "bidstream" })._tag).toBe(
+        "DecryptedToken"
+      )
 
       // the refresh token issued before the rotation is still accepted
       const refreshed = yield* refreshCall(op.baseUrl, oldToken.identity!.refresh_token)
@@ -250,8 +257,12 @@ describe("TestOperator over loopback", () => {
       const op = yield* TestOperator.make()
       // the operator's clock moves ahead of the wall clock below: sign requests with its time
       const dspRing = () =>
-        Effect.flatMap(op.now, (nowMs) =>
-          Effect.map(call(op.baseUrl, DSP_CLIENT, Paths.keyBidstream, undefined, { nowMs }), (r) => ringOf(jsonOf(r).body)))
+        Effect.flatMap(
+          op.now,
+          (nowMs) =>
+            Effect.map(call(op.baseUrl, DSP_CLIENT, Paths.keyBidstream, undefined, { nowMs }), (r) =>
+              ringOf(jsonOf(r).body))
+        )
       const generated = jsonOf(
         yield* call(op.baseUrl, PUBLISHER_CLIENT, Paths.tokenGenerate, {
           email_hash: sha256b64("hopefully-not-opted-out@example.com")
@@ -308,7 +319,9 @@ describe("TestOperator over loopback", () => {
       expect(jsonOf(yield* generate({ phone_hash: sha256hex("+00000000000") }))).toEqual({ status: "optout" })
 
       // refresh-optout: generate succeeds, the first refresh answers optout
-      for (const payload of [{ email: TestIdentities.refreshOptoutEmail }, { phone: TestIdentities.refreshOptoutPhone }]) {
+      for (
+        const payload of [{ email: TestIdentities.refreshOptoutEmail }, { phone: TestIdentities.refreshOptoutPhone }]
+      ) {
         const identity = jsonOf(yield* generate(payload))
         expect(identity.status).toBe("success")
         const refreshed = yield* refreshCall(op.baseUrl, identity.body.refresh_token)
@@ -342,14 +355,18 @@ describe("TestOperator over loopback", () => {
         return Effect.map(
           call(op.baseUrl, DSP_CLIENT, Paths.keyBidstream),
           (r) => {
-            const result = decrypt(ringOf(jsonOf(r).body), crypto, body.advertising_token, now, { clientType: "bidstream" })
+            const result = decrypt(ringOf(jsonOf(r).body), crypto, body.advertising_token, now, {
+              clientType: "bidstream"
+            })
             return result._tag === "DecryptedToken" ? result.uid : result._tag
           }
         )
       }
       const raw = yield* uidOf(jsonOf(yield* generate({ email: " Jane.Doe+home@GMail.com " })).body)
       const hashed = yield* uidOf(jsonOf(yield* generate({ email_hash: sha256b64("janedoe@gmail.com") })).body)
-      const hex = yield* uidOf(jsonOf(yield* generate({ email_hash: sha256hex("janedoe@gmail.com").toUpperCase() })).body)
+      const hex = yield* uidOf(
+        jsonOf(yield* generate({ email_hash: sha256hex("janedoe@gmail.com").toUpperCase() })).body
+      )
       expect(raw).toBe(hashed)
       expect(hex).toBe(hashed)
       expect(raw).toBe(yield* op.rawUidOf({ email: "janedoe@gmail.com" }))
@@ -382,10 +399,14 @@ describe("TestOperator over loopback", () => {
     Effect.gen(function*() {
       const op = yield* TestOperator.make({ identityScope: "EUID" })
       const generate = (payload: unknown) => call(op.baseUrl, PUBLISHER_CLIENT, Paths.tokenGenerate, payload)
-      const ok = jsonOf(yield* generate({ email: "user@example.com", tcf_consent_string: TestIdentities.sufficientConsent }))
+      const ok = jsonOf(
+        yield* generate({ email: "user@example.com", tcf_consent_string: TestIdentities.sufficientConsent })
+      )
       expect(ok.status).toBe("success")
       expect(ok.body.advertising_token.startsWith("E4")).toBe(true)
-      expect(jsonOf(yield* generate({ email: "user@example.com", tcf_consent_string: TestIdentities.insufficientConsent })))
+      expect(
+        jsonOf(yield* generate({ email: "user@example.com", tcf_consent_string: TestIdentities.insufficientConsent }))
+      )
         .toEqual({ status: "insufficient_user_consent" })
       const invalid = yield* generate({ email: "user@example.com", tcf_consent_string: "garbage!" })
       expect(invalid.status).toBe(400)
@@ -397,12 +418,14 @@ describe("TestOperator over loopback", () => {
       expect(token._tag === "DecryptedToken" && token.uid.startsWith("E")).toBe(true)
       // a UID2 operator ignores the consent string
       const uid2 = yield* TestOperator.make()
-      expect(jsonOf(
-        yield* call(uid2.baseUrl, PUBLISHER_CLIENT, Paths.tokenGenerate, {
-          email: "user@example.com",
-          tcf_consent_string: TestIdentities.insufficientConsent
-        })
-      ).status).toBe("success")
+      expect(
+        jsonOf(
+          yield* call(uid2.baseUrl, PUBLISHER_CLIENT, Paths.tokenGenerate, {
+            email: "user@example.com",
+            tcf_consent_string: TestIdentities.insufficientConsent
+          })
+        ).status
+      ).toBe("success")
     }))
 
   it.scopedLive("identity map v3: shapes, order, optout, invalid identifier, binary and text, salt rotation", () =>
@@ -488,7 +511,10 @@ describe("TestOperator over loopback", () => {
       expect(clean.body.mapped[0].advertising_id).toBe(yield* op.rawUidOf({ phone: "+12345678901" }))
       expect(jsonOf(yield* call(op.baseUrl, MAPPER_CLIENT, Paths.identityMap, { email: [], phone: [] })).body)
         .toEqual({ mapped: [] })
-      const both = yield* call(op.baseUrl, MAPPER_CLIENT, Paths.identityMap, { email: ["a@b.c"], phone: ["+12345678901"] })
+      const both = yield* call(op.baseUrl, MAPPER_CLIENT, Paths.identityMap, {
+        email: ["a@b.c"],
+        phone: ["+12345678901"]
+      })
       expect(both.status).toBe(400)
       expect((yield* call(op.baseUrl, MAPPER_CLIENT, Paths.identityMap, {})).status).toBe(400)
 
@@ -519,13 +545,15 @@ describe("TestOperator over loopback", () => {
         expect(JSON.parse(result.text)).toEqual({ status: "unauthorized" })
       }
       // a known key without the role
-      for (const [client, path] of [
-        [MAPPER_CLIENT, Paths.keyBidstream],
-        [PUBLISHER_CLIENT, Paths.keySharing],
-        [DSP_CLIENT, Paths.tokenGenerate],
-        [SHARER_CLIENT, Paths.identityMapV3],
-        [SHARER_CLIENT, Paths.keyBidstream]
-      ] as const) {
+      for (
+        const [client, path] of [
+          [MAPPER_CLIENT, Paths.keyBidstream],
+          [PUBLISHER_CLIENT, Paths.keySharing],
+          [DSP_CLIENT, Paths.tokenGenerate],
+          [SHARER_CLIENT, Paths.identityMapV3],
+          [SHARER_CLIENT, Paths.keyBidstream]
+        ] as const
+      ) {
         const result = yield* call(op.baseUrl, client, path, {})
         expect(result.status).toBe(401)
         expect(JSON.parse(result.text)).toEqual({ status: "unauthorized" })
@@ -698,7 +726,7 @@ describe("TestOperator in process", () => {
       // generate → refresh in process
       const now = start + 3_600_000
       const generated = jsonOf(
-        (yield* inProcess(op, PUBLISHER_CLIENT, Paths.tokenGenerate, now, { email: "user@example.com" }))
+        yield* inProcess(op, PUBLISHER_CLIENT, Paths.tokenGenerate, now, { email: "user@example.com" })
       )
       const refreshed = yield* op.httpClient.execute(
         HttpClientRequest.post(`http://anything${Paths.tokenRefresh}`).pipe(
@@ -737,7 +765,7 @@ describe("TestOperator in process", () => {
       const viaSocket = yield* call(op.baseUrl, DSP_CLIENT, Paths.keyBidstream)
       expect(viaSocket.status).toBe(200)
       expect(yield* op.requestCount(Paths.keyBidstream)).toBe(2)
-      const a = jsonOf((yield* inProcess(op, DSP_CLIENT, Paths.keyBidstream, Date.now()))).body
+      const a = jsonOf(yield* inProcess(op, DSP_CLIENT, Paths.keyBidstream, Date.now())).body
       expect(a.keys).toEqual(jsonOf(viaSocket).body.keys)
     }))
 

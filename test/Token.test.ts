@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
-import { decrypt, encryptRawUid, handleOf } from "./ringCrypto.js"
 import * as Base64 from "../src/internal/base64.js"
 import { fromHex, toHex } from "../src/internal/bytes.js"
 import * as KeyRing from "../src/KeyRing.js"
-import * as Token from "../src/Token.js"
 import { key, keyRing, sharingRing } from "../src/testing/Builders.js"
+import * as Token from "../src/Token.js"
 import { EXAMPLE_UID, MASTER_SECRET, PHONE_UID, selectCrypto, SITE_SECRET } from "./fixtures.js"
+import { decrypt, encryptRawUid, handleOf } from "./ringCrypto.js"
 
 const node = selectCrypto(() => {
   throw new Error("these tests pass nonces explicitly")
@@ -94,9 +94,21 @@ describe("version detection (tokens.md §3)", () => {
   it("T-1/T-2/T-3: text prefixes of each version, scope and type", () => {
     expect(DV1.startsWith("Ag")).toBe(true)
     const now = GENERATED
-    for (const [scope, type, first] of [["UID2", "Email", "A"], ["UID2", "Phone", "B"], ["EUID", "Email", "E"], ["EUID", "Phone", "F"]] as const) {
+    for (
+      const [scope, type, first] of [["UID2", "Email", "A"], ["UID2", "Phone", "B"], ["EUID", "Email", "E"], [
+        "EUID",
+        "Phone",
+        "F"
+      ]] as const
+    ) {
       for (const version of [3, 4] as const) {
-        const text = Token.encode(node, { ...common, version, uid: EXAMPLE_UID, identityScope: scope, identityType: type, privacyBits: 0 }, handleOf(master, node), handleOf(site, node), GCM_NONCES)!
+        const text = Token.encode(
+          node,
+          { ...common, version, uid: EXAMPLE_UID, identityScope: scope, identityType: type, privacyBits: 0 },
+          handleOf(master, node),
+          handleOf(site, node),
+          GCM_NONCES
+        )!
         expect(text.slice(0, 2)).toBe(`${first}${version}`)
         if (version === 4) expect(text).not.toMatch(/[=+/]/)
       }
@@ -131,41 +143,78 @@ describe("token vectors (conformance §9)", () => {
   })
 
   it("DV-1: V2 encodes byte for byte and decrypts", () => {
-    const text = Token.encode(node, { ...common, version: 2, uid: EXAMPLE_UID, identityScope: "UID2", identityType: "Email", privacyBits: 0 }, handleOf(master, node), handleOf(site, node), {
-      master: fromHex("0102030405060708090a0b0c0d0e0f10"),
-      site: fromHex("1112131415161718191a1b1c1d1e1f20")
-    })
+    const text = Token.encode(
+      node,
+      { ...common, version: 2, uid: EXAMPLE_UID, identityScope: "UID2", identityType: "Email", privacyBits: 0 },
+      handleOf(master, node),
+      handleOf(site, node),
+      {
+        master: fromHex("0102030405060708090a0b0c0d0e0f10"),
+        site: fromHex("1112131415161718191a1b1c1d1e1f20")
+      }
+    )
     expect(text).toBe(DV1)
     expect(Base64.decode(DV1)!.length).toBe(133)
     expect(decrypt(legacyRing(), node, DV1, DECRYPT_AT, { clientType: "legacy" })).toMatchObject({
-      _tag: "DecryptedToken", uid: EXAMPLE_UID, version: 2, identityType: undefined, expiry: EXPIRY, established: ESTABLISHED, siteId: 9000
+      _tag: "DecryptedToken",
+      uid: EXAMPLE_UID,
+      version: 2,
+      identityType: undefined,
+      expiry: EXPIRY,
+      established: ESTABLISHED,
+      siteId: 9000
     })
   })
 
   it("DV-2 / DV-3: V3 and V4 encode byte for byte; V4 also decrypts from padded standard Base64 (D-10)", () => {
-    const fields = { ...common, uid: EXAMPLE_UID, identityScope: "UID2", identityType: "Email", privacyBits: 0 } as const
+    const fields = {
+      ...common,
+      uid: EXAMPLE_UID,
+      identityScope: "UID2",
+      identityType: "Email",
+      privacyBits: 0
+    } as const
     const mh = handleOf(master, node)
     const sh = handleOf(site, node)
     expect(Token.encode(node, { ...fields, version: 3 }, mh, sh, GCM_NONCES)).toBe(DV2)
     expect(Token.encode(node, { ...fields, version: 4 }, mh, sh, GCM_NONCES)).toBe(DV3)
     for (const [text, version] of [[DV2, 3], [DV3, 4], [DV3_PADDED, 4]] as const) {
       expect(decrypt(legacyRing(), node, text, DECRYPT_AT, { clientType: "sharing" })).toMatchObject({
-        _tag: "DecryptedToken", uid: EXAMPLE_UID, version, identityType: "Email"
+        _tag: "DecryptedToken",
+        uid: EXAMPLE_UID,
+        version,
+        identityType: "Email"
       })
     }
     expect(Base64.decode(DV2)!.length).toBe(163)
   })
 
   it("DV-4: EUID phone, client-side generated, 33-byte raw UID", () => {
-    const text = Token.encode(node, { ...common, version: 4, uid: PHONE_UID, identityScope: "EUID", identityType: "Phone", privacyBits: 3 }, handleOf(master, node), handleOf(site, node), GCM_NONCES)
+    const text = Token.encode(
+      node,
+      { ...common, version: 4, uid: PHONE_UID, identityScope: "EUID", identityType: "Phone", privacyBits: 3 },
+      handleOf(master, node),
+      handleOf(site, node),
+      GCM_NONCES
+    )
     expect(text).toBe(DV4)
     expect(text!.length).toBe(219)
     const euid = keyRing({ keys: [master, site], identityScope: "EUID", sites: { 9000: ["example.com"] } })
-    expect(decrypt(euid, node, DV4, DECRYPT_AT, { clientType: "bidstream", domainOrAppName: "example.com" })).toMatchObject({
-      _tag: "DecryptedToken", uid: PHONE_UID, identityScope: "EUID", identityType: "Phone", isClientSideGenerated: true, privacyBits: 3
-    })
-    expect(decrypt(legacyRing("UID2"), node, DV4, DECRYPT_AT, { clientType: "legacy" })._tag).toBe("InvalidIdentityScope")
-    expect(decrypt(euid, node, DV4, DECRYPT_AT, { clientType: "bidstream", domainOrAppName: "example.org" })._tag).toBe("DomainOrAppNameCheckFailed")
+    expect(decrypt(euid, node, DV4, DECRYPT_AT, { clientType: "bidstream", domainOrAppName: "example.com" }))
+      .toMatchObject({
+        _tag: "DecryptedToken",
+        uid: PHONE_UID,
+        identityScope: "EUID",
+        identityType: "Phone",
+        isClientSideGenerated: true,
+        privacyBits: 3
+      })
+    expect(decrypt(legacyRing("UID2"), node, DV4, DECRYPT_AT, { clientType: "legacy" })._tag).toBe(
+      "InvalidIdentityScope"
+    )
+    expect(decrypt(euid, node, DV4, DECRYPT_AT, { clientType: "bidstream", domainOrAppName: "example.org" })._tag).toBe(
+      "DomainOrAppNameCheckFailed"
+    )
     expect(decrypt(euid, node, DV4, DECRYPT_AT, { clientType: "bidstream" })._tag).toBe("DomainOrAppNameCheckFailed")
   })
 
@@ -174,17 +223,40 @@ describe("token vectors (conformance §9)", () => {
     const fixed = { ...node, randomBytes: () => nonces.shift()! }
     const ring = Either.getOrThrow(KeyRing.fromJson(JSON.stringify({
       body: {
-        caller_site_id: 9000, master_keyset_id: 1, default_keyset_id: 99999, token_expiry_seconds: "2592000",
-        identity_scope: "UID2", allow_clock_skew_seconds: 1800, max_sharing_lifetime_seconds: 2592010,
+        caller_site_id: 9000,
+        master_keyset_id: 1,
+        default_keyset_id: 99999,
+        token_expiry_seconds: "2592000",
+        identity_scope: "UID2",
+        allow_clock_skew_seconds: 1800,
+        max_sharing_lifetime_seconds: 2592010,
         keys: [
-          { id: 164, keyset_id: 1, created: 1672448461, activates: 1672534861, expires: 2303254861, secret: MASTER_SECRET },
-          { id: 165, keyset_id: 99999, created: 1671670861, activates: 1672448461, expires: 2303254861, secret: SITE_SECRET }
+          {
+            id: 164,
+            keyset_id: 1,
+            created: 1672448461,
+            activates: 1672534861,
+            expires: 2303254861,
+            secret: MASTER_SECRET
+          },
+          {
+            id: 165,
+            keyset_id: 99999,
+            created: 1671670861,
+            activates: 1672448461,
+            expires: 2303254861,
+            secret: SITE_SECRET
+          }
         ]
       }
     })))
     expect(encryptRawUid(ring, fixed, EXAMPLE_UID, 1672534861000)).toBe(DV5)
     expect(decrypt(ring, node, DV5, 1672534862000, { clientType: "sharing" })).toMatchObject({
-      _tag: "DecryptedToken", uid: EXAMPLE_UID, siteId: 9000, expiry: 1675126861000, established: 1672534861000
+      _tag: "DecryptedToken",
+      uid: EXAMPLE_UID,
+      siteId: 9000,
+      expiry: 1675126861000,
+      established: 1672534861000
     })
     const expired = decrypt(ring, node, DV5, 1675126862000, { clientType: "sharing" })
     expect(expired._tag).toBe("ExpiredToken")
@@ -219,8 +291,18 @@ describe("raw UIDs (tokens.md §2, §7.2)", () => {
   })
   it("reads the metadata byte of v3/v4 raw UIDs", () => {
     expect(Token.rawUidInfo(EXAMPLE_UID)).toEqual({ generation: 2 })
-    expect(Token.rawUidInfo(PHONE_UID)).toEqual({ generation: 3, identityScope: "UID2", identityType: "Phone", environment: 0 })
-    expect(Token.rawUidInfo("EKCoNGWPYng/whjBIwANJHKvvGlGyzARtDIAk95FlJyb")).toEqual({ generation: 3, identityScope: "EUID", identityType: "Email", environment: 0 })
+    expect(Token.rawUidInfo(PHONE_UID)).toEqual({
+      generation: 3,
+      identityScope: "UID2",
+      identityType: "Phone",
+      environment: 0
+    })
+    expect(Token.rawUidInfo("EKCoNGWPYng/whjBIwANJHKvvGlGyzARtDIAk95FlJyb")).toEqual({
+      generation: 3,
+      identityScope: "EUID",
+      identityType: "Email",
+      environment: 0
+    })
     expect(Token.rawUidInfo("not base64")).toBeUndefined()
     expect(Token.rawUidInfo("AAAA")).toBeUndefined()
   })
@@ -233,11 +315,19 @@ describe("length bounds", () => {
   // A V3/V4 token is 131 bytes around its raw UID; Base64 of 768 bytes is exactly 1,024 characters.
   const rawUidOf = (bytes: number) => Base64.encode(Uint8Array.from({ length: bytes }, (_, i) => (i * 7) & 0xff))
   const tokenWith = (version: 3 | 4, uid: string) =>
-    Token.encode(node, { ...common, version, uid, identityScope: "UID2", identityType: "Email", privacyBits: 0 }, handleOf(master, node), handleOf(site, node), GCM_NONCES)!
+    Token.encode(
+      node,
+      { ...common, version, uid, identityScope: "UID2", identityType: "Email", privacyBits: 0 },
+      handleOf(master, node),
+      handleOf(site, node),
+      GCM_NONCES
+    )!
 
   it("the bound has a wide margin over real tokens: V2 180, V3 220, V4 219 characters", () => {
     expect(Token.MAX_TOKEN_LENGTH).toBe(1024)
-    for (const text of [DV1, DV2, DV3, DV3_PADDED, DV4, CP1]) expect(text.length * 4).toBeLessThanOrEqual(Token.MAX_TOKEN_LENGTH)
+    for (const text of [DV1, DV2, DV3, DV3_PADDED, DV4, CP1]) {
+      expect(text.length * 4).toBeLessThanOrEqual(Token.MAX_TOKEN_LENGTH)
+    }
     expect(Math.max(DV1.length, DV2.length, DV3_PADDED.length, DV4.length)).toBe(220)
   })
 
@@ -264,10 +354,16 @@ describe("length bounds", () => {
     const text = encryptRawUid(keyed, random, uid, NOW)
     expect(typeof text).toBe("string")
     expect((text as string).length).toBeLessThanOrEqual(Token.MAX_TOKEN_LENGTH)
-    expect(decrypt(keyed, random, text as string, NOW, { clientType: "sharing" })).toMatchObject({ _tag: "DecryptedToken", uid })
+    expect(decrypt(keyed, random, text as string, NOW, { clientType: "sharing" })).toMatchObject({
+      _tag: "DecryptedToken",
+      uid
+    })
     for (const longer of [uid + "A", rawUidOf((Token.MAX_RAW_UID_LENGTH / 4) * 3 + 1)]) {
       expect(longer.length).toBeGreaterThan(Token.MAX_RAW_UID_LENGTH)
-      expect(encryptRawUid(keyed, random, longer, NOW)).toMatchObject({ _tag: "EncryptionFailure", detail: "raw UID too long" })
+      expect(encryptRawUid(keyed, random, longer, NOW)).toMatchObject({
+        _tag: "EncryptionFailure",
+        detail: "raw UID too long"
+      })
     }
   })
 

@@ -71,14 +71,12 @@ describe("TokenGenerateInput", () => {
 
     it("P-17 doNotGenerateTokensForOptedOut is a no-op: no policy member", () => {
       const input = right(TokenGenerateInput.fromEmail("user@example.com"))
-      // eslint-disable-next-line @typescript-eslint/no-deprecated
       const same = TokenGenerateInput.doNotGenerateTokensForOptedOut(input)
       expect(same).toBe(input)
       const text = TokenGenerateInput.toRequestJson(same)
       expect(text).toBe(P3)
       expect(JSON.parse(text)).not.toHaveProperty("policy")
       const withTcf = TokenGenerateInput.withTransparencyAndConsentString(same, TCF)
-      // eslint-disable-next-line @typescript-eslint/no-deprecated
       expect(TokenGenerateInput.toRequestJson(TokenGenerateInput.doNotGenerateTokensForOptedOut(withTcf))).toBe(P5)
     })
 
@@ -209,9 +207,19 @@ describe("TokenGenerateInput", () => {
     it("a consent string that is not a string adds nothing, so the request JSON can always be built", () => {
       const input = right(TokenGenerateInput.fromHashedEmail(USER_HASH))
       const withTcf = TokenGenerateInput.withTransparencyAndConsentString(input, TCF)
-      for (const odd of [undefined, null, 42, 10n, Symbol("tcf"), { toJSON: () => { throw new Error("no") } }] as ReadonlyArray<unknown>) {
-        expect(TokenGenerateInput.toRequestJson(TokenGenerateInput.withTransparencyAndConsentString(input, odd as string))).toBe(P3)
-        expect(TokenGenerateInput.toRequestJson(TokenGenerateInput.withTransparencyAndConsentString(withTcf, odd as string))).toBe(P5)
+      for (
+        const odd of [undefined, null, 42, 10n, Symbol("tcf"), {
+          toJSON: () => {
+            throw new Error("no")
+          }
+        }] as ReadonlyArray<unknown>
+      ) {
+        expect(
+          TokenGenerateInput.toRequestJson(TokenGenerateInput.withTransparencyAndConsentString(input, odd as string))
+        ).toBe(P3)
+        expect(
+          TokenGenerateInput.toRequestJson(TokenGenerateInput.withTransparencyAndConsentString(withTcf, odd as string))
+        ).toBe(P5)
       }
     })
   })

@@ -49,7 +49,13 @@ describe("TransportError: every member says whether it is transient", () => {
 
   it("the flag is a field of the error: in its JSON, and the other fields are kept", () => {
     const errors: ReadonlyArray<TransportError> = [
-      new OperatorRejected({ path: "/a", httpStatus: 503, status: "error", operatorMessage: "busy", retryAfterMillis: 5 }),
+      new OperatorRejected({
+        path: "/a",
+        httpStatus: 503,
+        status: "error",
+        operatorMessage: "busy",
+        retryAfterMillis: 5
+      }),
       new OperatorUnreachable({ path: "/b", detail: "d", transient: false }),
       new EnvelopeError({ reason: "Json", detail: "no" }),
       new Timeout({ path: "/c", timeoutMillis: 7 }),

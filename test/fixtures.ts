@@ -1,10 +1,10 @@
 // Shared fixtures of conformance.md §0.
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import { randomBytes } from "node:crypto"
 import * as NativeCrypto from "../adapters/native-crypto/index.js"
 import { Crypto, type CryptoShape, makeNode, seededRandom } from "../src/Crypto.js"
 import * as KeyRing from "../src/KeyRing.js"
-import { randomBytes } from "node:crypto"
 
 export const MASTER_KEY_ID = 164
 export const SITE_KEY_ID = 165
@@ -21,7 +21,9 @@ export const PHONE_UID = "BEOGxroPLdcY7LrSiwjY52+X05V0ryELpJmoWAyXiwbZ"
 export const selectCrypto = (random: (n: number) => Uint8Array): CryptoShape => {
   if (process.env["UID2_TEST_CRYPTO"] !== "native") return makeNode(random)
   const native = NativeCrypto.load({ random })
-  if (Either.isLeft(native)) throw new Error(`UID2_TEST_CRYPTO=native but ${native.left.message}; run npm run build:native`)
+  if (Either.isLeft(native)) {
+    throw new Error(`UID2_TEST_CRYPTO=native but ${native.left.message}; run npm run build:native`)
+  }
   return native.right
 }
 
@@ -32,7 +34,10 @@ export const CryptoDeterministic = (seed: number): Layer.Layer<Crypto> =>
   Layer.sync(Crypto, () => selectCrypto(seededRandom(seed)))
 
 /** A Crypto layer on the selected implementation, with secure random bytes. */
-export const CryptoLive: Layer.Layer<Crypto> = Layer.sync(Crypto, () => selectCrypto((n) => new Uint8Array(randomBytes(n))))
+export const CryptoLive: Layer.Layer<Crypto> = Layer.sync(
+  Crypto,
+  () => selectCrypto((n) => new Uint8Array(randomBytes(n)))
+)
 
 const seconds = (ms: number) => Math.floor(ms / 1000)
 

@@ -7,7 +7,11 @@ import type { Key, KeyRing } from "../src/KeyRing.js"
 
 export type { ClientType, DecryptOptions, DecryptResult } from "../src/Decryption.js"
 
-const withPrepared = <A>(ring: KeyRing | undefined, crypto: CryptoShape, f: (p: Decryption.PreparedRing | undefined) => A): A => {
+const withPrepared = <A>(
+  ring: KeyRing | undefined,
+  crypto: CryptoShape,
+  f: (p: Decryption.PreparedRing | undefined) => A
+): A => {
   const prepared = ring === undefined ? undefined : Decryption.prepare(ring, crypto)
   try {
     return f(prepared)

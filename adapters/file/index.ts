@@ -86,7 +86,9 @@ const locationOf = (options: Options): Either.Either<Location, InvalidFileStoreO
 // A file-system failure, said without the file's content (the error names only the call and the path).
 const describe = (error: PlatformError.PlatformError): string =>
   error._tag === "SystemError"
-    ? `${error.reason} in ${error.method}${error.pathOrDescriptor === undefined ? "" : ` (${String(error.pathOrDescriptor)})`}`
+    ? `${error.reason} in ${error.method}${
+      error.pathOrDescriptor === undefined ? "" : ` (${String(error.pathOrDescriptor)})`
+    }`
     : `bad argument to ${error.method}`
 
 /**
@@ -117,9 +119,13 @@ export const makePersistence = (
       const failed = (detail: string) => new KeyStore.KeyStoreError({ operation: "load", slot, detail })
       // Missing means nothing stored yet; any other file-system failure is the store's.
       const platform = (error: PlatformError.PlatformError) =>
-        error._tag === "SystemError" && error.reason === "NotFound" ? Effect.succeedNone : Effect.fail(failed(describe(error)))
+        error._tag === "SystemError" && error.reason === "NotFound"
+          ? Effect.succeedNone
+          : Effect.fail(failed(describe(error)))
       return fs.stat(path).pipe(
-        Effect.flatMap((info): Effect.Effect<Option.Option<string>, PlatformError.PlatformError | KeyStore.KeyStoreError> =>
+        Effect.flatMap((
+          info
+        ): Effect.Effect<Option.Option<string>, PlatformError.PlatformError | KeyStore.KeyStoreError> =>
           info.type !== "File"
             ? Effect.fail(failed(`${path} is not a regular file`))
             : Number(info.size) > maxBytes
@@ -137,7 +143,8 @@ export const makePersistence = (
             onNone: () => Effect.succeedNone,
             onSome: (content) =>
               Either.match(StoredRing.decode(content, expected(slot)), {
-                onLeft: (detail) => Effect.fail(new KeyStore.KeyStoreError({ operation: "load", slot, detail: `${path}: ${detail}` })),
+                onLeft: (detail) =>
+                  Effect.fail(new KeyStore.KeyStoreError({ operation: "load", slot, detail: `${path}: ${detail}` })),
                 onRight: Effect.succeedSome
               })
           })))
@@ -147,7 +154,9 @@ export const makePersistence = (
         const path = yield* pathOf("save", slot)
         // Newer wins; an unreadable file is replaced by this good ring.
         const current = yield* Effect.option(load(slot))
-        if (Option.isSome(current) && Option.isSome(current.value) && current.value.value.fetchedAt > stored.fetchedAt) {
+        if (
+          Option.isSome(current) && Option.isSome(current.value) && current.value.value.fetchedAt > stored.fetchedAt
+        ) {
           return
         }
         yield* atomicWrite(path, StoredRing.encode(slot, stored)).pipe(

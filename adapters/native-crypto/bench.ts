@@ -57,7 +57,10 @@ const gcmToken = ((): Uint8Array => {
   const outer = node.gcmEncrypt(node.importKey(masterSecret), random(12), masterPlain)
   const token = new Uint8Array(6 + outer.length)
   token.set([0x03, 0x80], 0)
-  token.set([MASTER_KEY_ID >>> 24, (MASTER_KEY_ID >>> 16) & 0xff, (MASTER_KEY_ID >>> 8) & 0xff, MASTER_KEY_ID & 0xff], 2)
+  token.set(
+    [MASTER_KEY_ID >>> 24, (MASTER_KEY_ID >>> 16) & 0xff, (MASTER_KEY_ID >>> 8) & 0xff, MASTER_KEY_ID & 0xff],
+    2
+  )
   token.set(outer, 6)
   return token
 })()
@@ -218,11 +221,16 @@ const run = (name: string, list: ReadonlyArray<Subject>) => {
   list.forEach((s, i) => {
     const rw = ratioWall[i]!
     console.log(
-      `  ${s.label.padEnd(30)} wall ${fmt(median(wall[i]!)).padStart(7)} ops/s ${(1e9 / median(wall[i]!)).toFixed(0).padStart(5)} ns` +
+      `  ${s.label.padEnd(30)} wall ${fmt(median(wall[i]!)).padStart(7)} ops/s ${
+        (1e9 / median(wall[i]!)).toFixed(0).padStart(5)
+      } ns` +
         `  cpu ${fmt(median(cpu[i]!)).padStart(7)} ops/cpu-s` +
-        (i === 0 ? "" :
-          `  vs node: ${median(rw).toFixed(2)}x wall (rounds ${Math.min(...rw).toFixed(2)}–${Math.max(...rw).toFixed(2)}), ` +
-            `${median(ratioCpu[i]!).toFixed(2)}x cpu`)
+        (i === 0 ?
+          "" :
+          `  vs node: ${median(rw).toFixed(2)}x wall (rounds ${Math.min(...rw).toFixed(2)}–${
+            Math.max(...rw).toFixed(2)
+          }), ` +
+          `${median(ratioCpu[i]!).toFixed(2)}x cpu`)
     )
   })
 }

@@ -228,15 +228,24 @@ const selfTestOpener = (addon: Addon, opener: TokenOpener, key: Uint8Array): str
   try {
     const full = table([{ id: 7, secret: siteKey }, { id: 1, secret: key }, { id: 0x800001fe | 0, secret: siteKey }])
     const noSite = table([{ id: 1, secret: key }])
-    for (const [text, alphabet] of [[bytes.toString("base64url"), "either"], [bytes.toString("base64"), "standard"]] as const) {
+    for (
+      const [text, alphabet] of [[bytes.toString("base64url"), "either"], [
+        bytes.toString("base64"),
+        "standard"
+      ]] as const
+    ) {
       const fields = new Uint8Array(OPENED_FIELDS_LENGTH)
       if (opener.open(text, alphabet, full, fields) !== expectedUid || !sameBytes(fields, expectedFields)) {
         return `token opener mismatch (${alphabet})`
       }
     }
     const fields = new Uint8Array(OPENED_FIELDS_LENGTH)
-    if (opener.open(tampered.toString("base64url"), "either", full, fields) !== undefined) return "token opener accepted a bad tag"
-    if (opener.open(bytes.toString("base64url"), "either", noSite, fields) !== undefined) return "token opener invented a key"
+    if (opener.open(tampered.toString("base64url"), "either", full, fields) !== undefined) {
+      return "token opener accepted a bad tag"
+    }
+    if (opener.open(bytes.toString("base64url"), "either", noSite, fields) !== undefined) {
+      return "token opener invented a key"
+    }
     if (fields.some((b) => b !== 0)) return "token opener wrote fields on failure"
     return undefined
   } finally {
@@ -393,7 +402,8 @@ const tokenOpenerOf = (addon: Addon): TokenOpener | undefined => {
         secrets.fill(0)
       }
     },
-    open: (text, alphabet, keys, fields) => openToken(text, alphabet === "either" ? 1 : alphabet === "standard" ? 0 : -1, keys, fields)
+    open: (text, alphabet, keys, fields) =>
+      openToken(text, alphabet === "either" ? 1 : alphabet === "standard" ? 0 : -1, keys, fields)
   }
 }
 
@@ -454,7 +464,11 @@ const loadAddon = (path: string): Either.Either<Addon, NativeCryptoUnavailable> 
     failure = `threw ${String(cause)}`
   }
   return failure === undefined ? Either.right(exported) : Either.left(
-    new NativeCryptoUnavailable({ reason: "SelfTestFailed", path, message: `native crypto self-test failed: ${failure}` })
+    new NativeCryptoUnavailable({
+      reason: "SelfTestFailed",
+      path,
+      message: `native crypto self-test failed: ${failure}`
+    })
   )
 }
 
@@ -477,7 +491,9 @@ export const load = (options?: Options): Either.Either<NativeCrypto, NativeCrypt
     addon = loadAddon(path)
     cache.set(path, addon)
   }
-  if (options?.random !== undefined || options?.pool !== undefined) return Either.map(addon, (a) => fromAddon(a, path, options))
+  if (options?.random !== undefined || options?.pool !== undefined) {
+    return Either.map(addon, (a) => fromAddon(a, path, options))
+  }
   return Either.map(addon, (a) => {
     let crypto = defaults.get(path)
     if (crypto === undefined) {
@@ -494,8 +510,7 @@ export const load = (options?: Options): Either.Either<NativeCrypto, NativeCrypt
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options?: Options): NativeCrypto | undefined =>
-  Either.getOrUndefined(load(options))
+export const make = (options?: Options): NativeCrypto | undefined => Either.getOrUndefined(load(options))
 
 const describe = (crypto: CryptoShape): string =>
   crypto.name === "native" ? `native (N-API, ${(crypto as NativeCrypto).opensslVersion})` : crypto.name

@@ -41,9 +41,11 @@ const watchHealth = (redis: Redis, runtime: Runtime.Runtime<never>, role: string
   redis.on("error", (error: Error & { code?: string }) => {
     if (!healthy) return
     healthy = false
-    log(Effect.logWarning("UID2 Redis key store unreachable; clients keep their keys and refresh on their own").pipe(
-      Effect.annotateLogs({ reason: error.code ?? error.name })
-    ))
+    log(
+      Effect.logWarning("UID2 Redis key store unreachable; clients keep their keys and refresh on their own").pipe(
+        Effect.annotateLogs({ reason: error.code ?? error.name })
+      )
+    )
   })
   redis.on("ready", () => {
     if (healthy) return

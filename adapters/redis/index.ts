@@ -42,9 +42,9 @@ import type { IdentityScope } from "../../src/Identity.js"
 import * as StoredRing from "../../src/internal/storedRing.js"
 import * as KeyStore from "../../src/KeyStore.js"
 import { connect, type ConnectionOptions } from "./connection.js"
-import { slotNames, type SlotNames } from "./names.js"
-import { deriveKey, open, seal } from "./sealing.js"
+import { type SlotNames, slotNames } from "./names.js"
 import { EXTEND_LEASE, RELEASE_LEASE, SAVE_IF_NEWER } from "./scripts.js"
+import { deriveKey, open, seal } from "./sealing.js"
 
 /**
  * Options of {@link make}.
@@ -101,7 +101,8 @@ const DEFAULT_COMMAND_TIMEOUT = Duration.seconds(1)
 const DEFAULT_STORE_TIMEOUT = Duration.seconds(3)
 
 const NOT_A_RING = "the stored entry is not a key ring of this SDK"
-const DOES_NOT_OPEN = "the stored ring does not open under this client secret (corrupt, or saved by a client with another secret)"
+const DOES_NOT_OPEN =
+  "the stored ring does not open under this client secret (corrupt, or saved by a client with another secret)"
 
 // A Redis failure in words that carry no value: Redis error texts name the command and the problem only.
 const describe = (error: unknown): string => {
@@ -151,24 +152,35 @@ export const makePersistence = (
     const namesOf = (operation: KeyStore.KeyStoreError["operation"], slot: string) => {
       const names = slotNames(prefix, slot)
       return names === undefined
-        ? Effect.fail(new KeyStore.KeyStoreError({ operation, slot, detail: "the slot name would break the Redis hash tag" }))
+        ? Effect.fail(
+          new KeyStore.KeyStoreError({ operation, slot, detail: "the slot name would break the Redis hash tag" })
+        )
         : Effect.succeed(names)
     }
     const call = <A>(operation: KeyStore.KeyStoreError["operation"], slot: string, run: () => Promise<A>) =>
-      Effect.tryPromise({ try: run, catch: (error) => new KeyStore.KeyStoreError({ operation, slot, detail: describe(error) }) })
-
-    const read = (slot: string, names: SlotNames): Effect.Effect<Option.Option<KeyStore.StoredRing>, KeyStore.KeyStoreError> =>
-      Effect.flatMap(call("load", slot, () => redis.hmget(names.ring, "v", "f", "d")), ([version, fetchedAt, sealed]) => {
-        const fail = (detail: string) => Effect.fail(new KeyStore.KeyStoreError({ operation: "load", slot, detail }))
-        if (version == null && fetchedAt == null && sealed == null) return Effect.succeedNone
-        if (sealed == null) return fail(NOT_A_RING)
-        const text = open(sealKey, sealed, names.ring)
-        if (text === undefined) return fail(DOES_NOT_OPEN)
-        return Either.match(StoredRing.decode(text, { slot, identityScope: options.identityScope }), {
-          onLeft: fail,
-          onRight: Effect.succeedSome
-        })
+      Effect.tryPromise({
+        try: run,
+        catch: (error) => new KeyStore.KeyStoreError({ operation, slot, detail: describe(error) })
       })
+
+    const read = (
+      slot: string,
+      names: SlotNames
+    ): Effect.Effect<Option.Option<KeyStore.StoredRing>, KeyStore.KeyStoreError> =>
+      Effect.flatMap(
+        call("load", slot, () => redis.hmget(names.ring, "v", "f", "d")),
+        ([version, fetchedAt, sealed]) => {
+          const fail = (detail: string) => Effect.fail(new KeyStore.KeyStoreError({ operation: "load", slot, detail }))
+          if (version == null && fetchedAt == null && sealed == null) return Effect.succeedNone
+          if (sealed == null) return fail(NOT_A_RING)
+          const text = open(sealKey, sealed, names.ring)
+          if (text === undefined) return fail(DOES_NOT_OPEN)
+          return Either.match(StoredRing.decode(text, { slot, identityScope: options.identityScope }), {
+            onLeft: fail,
+            onRight: Effect.succeedSome
+          })
+        }
+      )
 
     const load = (slot: string) => Effect.flatMap(namesOf("load", slot), (names) => read(slot, names))
 
@@ -184,7 +196,10 @@ export const makePersistence = (
             names.channel
           )).pipe(Effect.asVoid))
 
-    const lease = (slot: string, ttl: Duration.Duration): Effect.Effect<Option.Option<KeyStore.Lease>, KeyStore.KeyStoreError> =>
+    const lease = (
+      slot: string,
+      ttl: Duration.Duration
+    ): Effect.Effect<Option.Option<KeyStore.Lease>, KeyStore.KeyStoreError> =>
       Effect.gen(function*() {
         const names = yield* namesOf("lease", slot)
         const ttlMs = String(Math.max(1, Math.round(Duration.toMillis(ttl))))
@@ -194,7 +209,10 @@ export const makePersistence = (
         if (taken !== "OK") return Option.none()
         return Option.some<KeyStore.Lease>({
           release: Effect.asVoid(call("lease", slot, () => redis.eval(RELEASE_LEASE, 1, names.lease, token))),
-          extend: Effect.map(call("lease", slot, () => redis.eval(EXTEND_LEASE, 1, names.lease, token, ttlMs)), (n) => n === 1)
+          extend: Effect.map(
+            call("lease", slot, () => redis.eval(EXTEND_LEASE, 1, names.lease, token, ttlMs)),
+            (n) => n === 1
+          )
         })
       })
 

@@ -12,11 +12,18 @@ export interface SlotNames {
 }
 
 // Braces would break the hash tag; control characters have no place in a key name.
-const SAFE = /^[^{}\u0000-\u001f]{1,200}$/
+const isSafe = (name: string): boolean => {
+  if (name.length < 1 || name.length > 200) return false
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i)
+    if (c < 0x20 || c === 0x7b || c === 0x7d) return false
+  }
+  return true
+}
 
 /** The names of `slot` under `prefix`, or `undefined` when either would break the hash tag. */
 export const slotNames = (prefix: string, slot: string): SlotNames | undefined => {
-  if (!SAFE.test(prefix) || !SAFE.test(slot)) return undefined
+  if (!isSafe(prefix) || !isSafe(slot)) return undefined
   const tag = `{${prefix}:${slot}}`
   return { ring: `${tag}:ring`, lease: `${tag}:lease`, channel: `${tag}:changed` }
 }

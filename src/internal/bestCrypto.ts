@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Crypto, layerNode } from "../Crypto.js"
+import type { Crypto } from "../Crypto.js"
+import { layerNode } from "../Crypto.js"
 
 /**
  * The native Crypto adapter when it is built and loads, else node:crypto. The adapter is imported

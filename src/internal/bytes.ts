@@ -5,8 +5,10 @@
  */
 
 /** Signed 32-bit big-endian integer at `offset`. */
-export const readInt32 = (b: Uint8Array, offset: number): number =>
-  ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!)
+export const readInt32 = (
+  b: Uint8Array,
+  offset: number
+): number => ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!)
 
 /** Unsigned 32-bit big-endian integer at `offset`. */
 export const readUint32 = (b: Uint8Array, offset: number): number => readInt32(b, offset) >>> 0

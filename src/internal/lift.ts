@@ -2,8 +2,8 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import type { DecryptResult } from "../Decryption.js"
 import type { DecryptError, EncryptError } from "../DecryptError.js"
+import type { DecryptResult } from "../Decryption.js"
 import type { DecryptedToken } from "../Token.js"
 
 /**
@@ -28,7 +28,9 @@ export const encryptExit = (result: string | EncryptError): Exit.Exit<string, En
 export const mapBatch = <A, B>(items: Iterable<A>, f: (item: A) => B): Array<B> => {
   const out: Array<B> = []
   try {
-    if (typeof (items as { [Symbol.iterator]?: unknown } | null | undefined)?.[Symbol.iterator] !== "function") return out
+    if (typeof (items as { [Symbol.iterator]?: unknown } | null | undefined)?.[Symbol.iterator] !== "function") {
+      return out
+    }
     for (const item of items) out.push(f(item))
   } catch {
     // A hostile iterable: keep what was produced before it threw.

@@ -100,7 +100,10 @@ export const keyRing = (spec: KeyRingSpec): KeyRing =>
       allowClockSkewSeconds: spec.allowClockSkewSeconds ?? 1800
     },
     new Map(
-      Object.entries(spec.sites ?? {}).map(([id, names]) => [Number(id), new Set(names.map((n) => n.replace(/[A-Z]+/g, (m) => m.toLowerCase())))])
+      Object.entries(spec.sites ?? {}).map(([id, names]) => [
+        Number(id),
+        new Set(names.map((n) => n.replace(/[A-Z]+/g, (m) => m.toLowerCase())))
+      ])
     )
   )
 
@@ -222,27 +225,33 @@ export const token = (spec: TokenSpec): string => {
   const generated = spec.generated ?? spec.now
   const masterHandle = crypto.importKey(Redacted.value(spec.masterKey.secret))
   const siteHandle = crypto.importKey(Redacted.value(spec.siteKey.secret))
-  const text = encode(crypto, {
-    version,
-    uid: spec.uid ?? "ywsvDNINiZOVSsfkHpLpSJzXzhr6Jx9Z/4Q0+lsEUvM=",
-    identityScope: spec.identityScope ?? "UID2",
-    identityType: spec.identityType ?? "Email",
-    masterKeyId: spec.masterKey.id,
-    siteKeyId: spec.siteKey.id,
-    siteId: spec.siteId ?? 9000,
-    expiry: spec.expiry ?? spec.now + 3_600_000,
-    generated,
-    established: spec.established ?? spec.now,
-    refreshed: spec.refreshed ?? generated,
-    privacyBits: spec.privacyBits ?? 0,
-    ...(spec.publisherId === undefined ? {} : { publisherId: spec.publisherId }),
-    ...(spec.clientKeyId === undefined ? {} : { clientKeyId: spec.clientKeyId }),
-    ...(spec.operator === undefined ? {} : { operator: spec.operator }),
-    ...(spec.prefixByte === undefined ? {} : { prefixByte: spec.prefixByte })
-  }, masterHandle, siteHandle, spec.nonces ?? {
-    master: crypto.randomBytes(ivLength),
-    site: crypto.randomBytes(ivLength)
-  })
+  const text = encode(
+    crypto,
+    {
+      version,
+      uid: spec.uid ?? "ywsvDNINiZOVSsfkHpLpSJzXzhr6Jx9Z/4Q0+lsEUvM=",
+      identityScope: spec.identityScope ?? "UID2",
+      identityType: spec.identityType ?? "Email",
+      masterKeyId: spec.masterKey.id,
+      siteKeyId: spec.siteKey.id,
+      siteId: spec.siteId ?? 9000,
+      expiry: spec.expiry ?? spec.now + 3_600_000,
+      generated,
+      established: spec.established ?? spec.now,
+      refreshed: spec.refreshed ?? generated,
+      privacyBits: spec.privacyBits ?? 0,
+      ...(spec.publisherId === undefined ? {} : { publisherId: spec.publisherId }),
+      ...(spec.clientKeyId === undefined ? {} : { clientKeyId: spec.clientKeyId }),
+      ...(spec.operator === undefined ? {} : { operator: spec.operator }),
+      ...(spec.prefixByte === undefined ? {} : { prefixByte: spec.prefixByte })
+    },
+    masterHandle,
+    siteHandle,
+    spec.nonces ?? {
+      master: crypto.randomBytes(ivLength),
+      site: crypto.randomBytes(ivLength)
+    }
+  )
   crypto.releaseKey(masterHandle)
   crypto.releaseKey(siteHandle)
   if (text === undefined) throw new Error("token spec cannot be encoded: raw UID is not Base64 or a nonce is malformed")

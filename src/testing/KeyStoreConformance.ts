@@ -101,9 +101,31 @@ export const fullRing = (nowMs: number = NOW): KeyRing.KeyRing =>
     maxSharingLifetimeSeconds: 2_592_000,
     allowClockSkewSeconds: 1_234,
     keys: [
-      { id: 5, keysetId: 1, created: nowMs - 86_400_000, activates: nowMs - 3_600_000, expires: nowMs + 86_400_000, secret: secretFor(5) },
-      { id: 6, keysetId: 99, siteId: 77, created: nowMs - 7_200_000, activates: nowMs, expires: nowMs + 172_800_000, secret: secretFor(6) },
-      { id: 7, siteId: 12, created: nowMs, activates: nowMs + 60_000, expires: nowMs + 259_200_000, secret: secretFor(7) }
+      {
+        id: 5,
+        keysetId: 1,
+        created: nowMs - 86_400_000,
+        activates: nowMs - 3_600_000,
+        expires: nowMs + 86_400_000,
+        secret: secretFor(5)
+      },
+      {
+        id: 6,
+        keysetId: 99,
+        siteId: 77,
+        created: nowMs - 7_200_000,
+        activates: nowMs,
+        expires: nowMs + 172_800_000,
+        secret: secretFor(6)
+      },
+      {
+        id: 7,
+        siteId: 12,
+        created: nowMs,
+        activates: nowMs + 60_000,
+        expires: nowMs + 259_200_000,
+        secret: secretFor(7)
+      }
     ],
     sites: { 77: ["example.com", "app.example"], 12: [] }
   })
@@ -116,16 +138,27 @@ const sameRing = (a: KeyRing.KeyRing, b: KeyRing.KeyRing) =>
   JSON.stringify(KeyRing.toBody(a)) === JSON.stringify(KeyRing.toBody(b)) && a.legacy === b.legacy
 
 const freshSlot = (label: string) =>
-  Effect.map(Clock.currentTimeMillis, (now) => `conformance-${label}-${now.toString(36)}-${Math.random().toString(36).slice(2, 10)}`)
+  Effect.map(
+    Clock.currentTimeMillis,
+    (now) => `conformance-${label}-${now.toString(36)}-${Math.random().toString(36).slice(2, 10)}`
+  )
 
 const loaded = (store: KeyStoreShape, slot: string, rule: string) =>
   Effect.flatMap(
-    Effect.mapError(store.load(slot), (error) => new ConformanceViolation({ rule: `${rule}: load failed (${error.message})` })),
-    Option.match({ onNone: () => Effect.fail(new ConformanceViolation({ rule: `${rule}: nothing loaded` })), onSome: Effect.succeed })
+    Effect.mapError(store.load(slot), (error) =>
+      new ConformanceViolation({ rule: `${rule}: load failed (${error.message})` })),
+    Option.match({
+      onNone: () =>
+        Effect.fail(new ConformanceViolation({ rule: `${rule}: nothing loaded` })),
+      onSome: Effect.succeed
+    })
   )
 
 const saved = (store: KeyStoreShape, slot: string, stored: StoredRing) =>
-  Effect.mapError(store.save(slot, stored), (error) => new ConformanceViolation({ rule: `save failed (${error.message})` }))
+  Effect.mapError(
+    store.save(slot, stored),
+    (error) => new ConformanceViolation({ rule: `save failed (${error.message})` })
+  )
 
 // Real time for the feed's waits, whatever clock the runner provides (a TestClock would never fire them).
 const live = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.withClock(effect, Clock.make())
@@ -184,35 +217,48 @@ export const suite = <R = never>(
         const slot = yield* freshSlot("newer")
         yield* saved(store, slot, { ring: fullRing(NOW), fetchedAt: NOW + 100 })
         yield* saved(store, slot, { ring: fullRing(NOW - 1_000), fetchedAt: NOW + 50 })
-        yield* check((yield* loaded(store, slot, "newer wins")).fetchedAt === NOW + 100, "an older save must not replace a newer ring")
+        yield* check(
+          (yield* loaded(store, slot, "newer wins")).fetchedAt === NOW + 100,
+          "an older save must not replace a newer ring"
+        )
         yield* saved(store, slot, { ring: fullRing(NOW + 1_000), fetchedAt: NOW + 200 })
-        yield* check((yield* loaded(store, slot, "newer wins")).fetchedAt === NOW + 200, "a newer save must replace the ring")
+        yield* check(
+          (yield* loaded(store, slot, "newer wins")).fetchedAt === NOW + 200,
+          "a newer save must replace the ring"
+        )
       }), timeout)
 
     if (options.changeFeed ?? true) {
-      it.effect("watch delivers rings saved under its slot, and only those", () =>
-        live(Effect.scoped(Effect.gen(function*() {
-          const store = yield* KeyStore
-          const slot = yield* freshSlot("watch")
-          const other = yield* freshSlot("other")
-          const watcher = yield* store.watch(slot).pipe(Stream.take(1), Stream.runCollect, Effect.forkScoped)
-          // Saves keep coming (each newer) until the feed, however long it takes to subscribe, delivers one.
-          const saving = yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
-            const now = yield* Clock.currentTimeMillis
-            yield* saved(store, other, { ring: fullRing(NOW), fetchedAt: now + 1 })
-            yield* saved(store, slot, { ring: fullRing(NOW), fetchedAt: now })
-            yield* Effect.sleep("100 millis")
-          })))
-          const got = yield* Fiber.join(watcher).pipe(
-            Effect.timeoutFail({ duration: feedTimeout, onTimeout: () => new ConformanceViolation({ rule: "watch delivered nothing in time" }) })
-          )
-          yield* Fiber.interrupt(saving)
-          const first = Array.from(got)[0]!
-          yield* check(sameRing(first.ring, fullRing(NOW)), "watch must deliver the saved ring")
-          // The other slot's saves were always 1 ms newer: a feed that mixed slots would show it.
-          const stored = yield* loaded(store, slot, "watch")
-          yield* check(first.fetchedAt <= stored.fetchedAt, "watch must not deliver another slot's ring")
-        }))), timeout)
+      it.effect(
+        "watch delivers rings saved under its slot, and only those",
+        () =>
+          live(Effect.scoped(Effect.gen(function*() {
+            const store = yield* KeyStore
+            const slot = yield* freshSlot("watch")
+            const other = yield* freshSlot("other")
+            const watcher = yield* store.watch(slot).pipe(Stream.take(1), Stream.runCollect, Effect.forkScoped)
+            // Saves keep coming (each newer) until the feed, however long it takes to subscribe, delivers one.
+            const saving = yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+              const now = yield* Clock.currentTimeMillis
+              yield* saved(store, other, { ring: fullRing(NOW), fetchedAt: now + 1 })
+              yield* saved(store, slot, { ring: fullRing(NOW), fetchedAt: now })
+              yield* Effect.sleep("100 millis")
+            })))
+            const got = yield* Fiber.join(watcher).pipe(
+              Effect.timeoutFail({
+                duration: feedTimeout,
+                onTimeout: () => new ConformanceViolation({ rule: "watch delivered nothing in time" })
+              })
+            )
+            yield* Fiber.interrupt(saving)
+            const first = Array.from(got)[0]!
+            yield* check(sameRing(first.ring, fullRing(NOW)), "watch must deliver the saved ring")
+            // The other slot's saves were always 1 ms newer: a feed that mixed slots would show it.
+            const stored = yield* loaded(store, slot, "watch")
+            yield* check(first.fetchedAt <= stored.fetchedAt, "watch must not deliver another slot's ring")
+          }))),
+        timeout
+      )
     }
 
     it.effect("a lease, when the store has one, is exclusive until released", () =>
@@ -220,14 +266,21 @@ export const suite = <R = never>(
         const store = yield* KeyStore
         if (store.lease === undefined) return
         const slot = yield* freshSlot("lease")
-        const first = yield* Effect.mapError(store.lease(slot, Duration.seconds(30)), (e) => new ConformanceViolation({ rule: e.message }))
+        const first = yield* Effect.mapError(store.lease(slot, Duration.seconds(30)), (e) =>
+          new ConformanceViolation({ rule: e.message }))
         yield* check(Option.isSome(first), "a free lease must be granted")
-        const second = yield* Effect.mapError(store.lease(slot, Duration.seconds(30)), (e) => new ConformanceViolation({ rule: e.message }))
+        const second = yield* Effect.mapError(store.lease(slot, Duration.seconds(30)), (e) =>
+          new ConformanceViolation({ rule: e.message }))
         yield* check(Option.isNone(second), "a held lease must not be granted again")
-        if (Option.isSome(first)) yield* Effect.orDie(first.value.release)
-        const third = yield* Effect.mapError(store.lease(slot, Duration.seconds(30)), (e) => new ConformanceViolation({ rule: e.message }))
+        if (Option.isSome(first)) {
+          yield* Effect.orDie(first.value.release)
+        }
+        const third = yield* Effect.mapError(store.lease(slot, Duration.seconds(30)), (e) =>
+          new ConformanceViolation({ rule: e.message }))
         yield* check(Option.isSome(third), "a released lease must be granted again")
-        if (Option.isSome(third)) yield* Effect.orDie(third.value.release)
+        if (Option.isSome(third)) {
+          yield* Effect.orDie(third.value.release)
+        }
       }), timeout)
 
     const corrupt = options.corrupt
@@ -246,7 +299,10 @@ export const suite = <R = never>(
             "loading corrupt data must fail with a KeyStoreError of that load and slot"
           )
           yield* saved(store, slot, { ring: fullRing(NOW), fetchedAt: NOW + 10 })
-          yield* check((yield* loaded(store, slot, "repair")).fetchedAt === NOW + 10, "a good save must replace corrupt data")
+          yield* check(
+            (yield* loaded(store, slot, "repair")).fetchedAt === NOW + 10,
+            "a good save must replace corrupt data"
+          )
         }), timeout)
     }
   })

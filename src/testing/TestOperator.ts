@@ -73,7 +73,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
@@ -124,7 +124,15 @@ export {
 } from "./operator/clients.js"
 export { TEST_IDENTITIES_OPTED_OUT_SINCE, TestIdentities } from "./operator/identities.js"
 // Imported above for the links and signatures of this module.
-export { type ClientCredentials, DEFAULT_CLIENTS, DEFAULT_SITE_DATA, MASTER_KEYSET_ID, Paths, type SiteData, TestOperatorError }
+export {
+  type ClientCredentials,
+  DEFAULT_CLIENTS,
+  DEFAULT_SITE_DATA,
+  MASTER_KEYSET_ID,
+  Paths,
+  type SiteData,
+  TestOperatorError
+}
 
 /**
  * Base URL reported when the operator does not listen on a socket.
@@ -403,7 +411,10 @@ export interface TestOperatorShape {
     apiKey?: string
   ) => Effect.Effect<Record<string, unknown>, TestOperatorError>
   /** {@link TestOperatorShape.keyResponseBody} parsed into a `KeyRing`. */
-  readonly keyRing: (endpoint: "sharing" | "bidstream", apiKey?: string) => Effect.Effect<KeyRing.KeyRing, TestOperatorError>
+  readonly keyRing: (
+    endpoint: "sharing" | "bidstream",
+    apiKey?: string
+  ) => Effect.Effect<KeyRing.KeyRing, TestOperatorError>
   /**
    * Adds a new master, refresh and per-site key, active from now (or after
    * `activatesIn`); older keys stay for decryption. Returns the new keys.

@@ -48,7 +48,12 @@ export interface OwnRedis {
 const ping = (url: string) =>
   Effect.acquireUseRelease(
     Effect.sync(() => {
-      const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 500, retryStrategy: () => null })
+      const redis = new Redis(url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        connectTimeout: 500,
+        retryStrategy: () => null
+      })
       redis.on("error", () => undefined)
       return redis
     }),
@@ -67,10 +72,22 @@ export const ownRedis: Effect.Effect<OwnRedis, never, Scope.Scope> = Effect.gen(
   let child: Child | undefined
   const start = Effect.gen(function*() {
     child = yield* spawnScoped("redis-server", [
-      "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--daemonize",
+      "no"
     ])
     // Ready once it answers PING (a few tens of milliseconds).
-    yield* ping(url).pipe(Effect.retry(Schedule.intersect(Schedule.spaced("20 millis"), Schedule.recurs(250))), Effect.orDie)
+    yield* ping(url).pipe(
+      Effect.retry(Schedule.intersect(Schedule.spaced("20 millis"), Schedule.recurs(250))),
+      Effect.orDie
+    )
   })
   const stop = Effect.suspend(() => {
     const running = child

@@ -75,7 +75,9 @@ describe("file key store", () => {
   it.scoped("corrupt, truncated, foreign, other-slot and other-scope files are typed errors; a good save replaces them", () =>
     Effect.gen(function*() {
       const directory = yield* tempDirectory
-      const uid2Only = yield* FileKeyStore.make({ directory, identityScope: "UID2" }).pipe(Effect.provide(NodeFileSystem.layer))
+      const uid2Only = yield* FileKeyStore.make({ directory, identityScope: "UID2" }).pipe(
+        Effect.provide(NodeFileSystem.layer)
+      )
       const file = join(directory, "bidstream.json")
       const good = StoredRing.encode("bidstream", { ring: bidstreamRing(NOW), fetchedAt: NOW })
       const secret = Redacted.value(bidstreamRing(NOW).keys[0]!.secret)
@@ -84,7 +86,10 @@ describe("file key store", () => {
         ["truncated", good.slice(0, Math.floor(good.length / 2))],
         ["foreign", JSON.stringify({ hello: "world" })],
         ["other slot", StoredRing.encode("sharing", { ring: bidstreamRing(NOW), fetchedAt: NOW })],
-        ["other scope", StoredRing.encode("bidstream", { ring: bidstreamRing(NOW, { identityScope: "EUID" }), fetchedAt: NOW })],
+        [
+          "other scope",
+          StoredRing.encode("bidstream", { ring: bidstreamRing(NOW, { identityScope: "EUID" }), fetchedAt: NOW })
+        ],
         ["future version", good.replace(`"version":1`, `"version":7`)],
         ["bad fetch time", good.replace(`"fetchedAt":${NOW}`, `"fetchedAt":"yesterday"`)],
         ["bad ring", good.replace(`"keys":[`, `"keys":[{"id":"x"},`)]
@@ -149,8 +154,16 @@ describe("file key store", () => {
       const op = yield* TestOperator.make()
       const DSP = TestOperator.DSP_CLIENT
       const context = yield* Layer.build(
-        Bidstream.layerWith({ baseUrl: op.baseUrl, apiKey: Redacted.make(DSP.apiKey), secretKey: Redacted.make(DSP.secret) })
-          .pipe(Layer.provide(Layer.mergeAll(FileKeyStore.layer({ directory }), Crypto.layerNode, NodeHttpClient.layerUndici)))
+        Bidstream.layerWith({
+          baseUrl: op.baseUrl,
+          apiKey: Redacted.make(DSP.apiKey),
+          secretKey: Redacted.make(DSP.secret)
+        })
+          .pipe(
+            Layer.provide(
+              Layer.mergeAll(FileKeyStore.layer({ directory }), Crypto.layerNode, NodeHttpClient.layerUndici)
+            )
+          )
       )
       expect(yield* Effect.flatMap(Bidstream.BidstreamClient, (c) => c.status).pipe(Effect.provide(context)))
         .toMatchObject({ ready: true, source: "operator" })

@@ -3,8 +3,10 @@
 "use strict"
 const path = require("node:path")
 
-const addon = require(process.env.EFFECT_UID2_NATIVE_CRYPTO ??
-  path.join(__dirname, "..", "build", "Release", "native_crypto.node"))
+const addon = require(
+  process.env.EFFECT_UID2_NATIVE_CRYPTO ??
+    path.join(__dirname, "..", "build", "Release", "native_crypto.node")
+)
 
 const setup = (initialSeed, defaultIterations) => {
   let seed = initialSeed

@@ -24,7 +24,9 @@ import * as NativeCrypto from "../index.js"
 
 const loaded = NativeCrypto.load()
 if (Either.isLeft(loaded)) {
-  throw new Error(`${loaded.left.message} (reason ${loaded.left.reason}); build it with adapters/native-crypto/build.sh`)
+  throw new Error(
+    `${loaded.left.message} (reason ${loaded.left.reason}); build it with adapters/native-crypto/build.sh`
+  )
 }
 const native: NativeCrypto.NativeCrypto = loaded.right
 const unpooled: NativeCrypto.NativeCrypto = NativeCrypto.make({ pool: false })!
@@ -82,14 +84,21 @@ const differential = (label: string, native: NativeCrypto.NativeCrypto) =>
 
     it("GCM: same ciphertext, same plaintext, at any offset", () => {
       FastCheck.assert(
-        FastCheck.property(key, bytes(12, 12), bytes(0, 300), bytes(0, 8), bytes(0, 8), (secret, nonce, plain, pre, post) => {
-          const k = keys(secret)
-          const blob = native.gcmEncrypt(k.n, nonce, plain)
-          expect(hex(blob)).toBe(hex(node.gcmEncrypt(k.r, nonce, plain)))
-          const { data, end, start } = embed(pre, blob, post)
-          expect(hex(gcmBoth(k, data, start, end))).toBe(hex(plain))
-          native.releaseKey(k.n)
-        }),
+        FastCheck.property(
+          key,
+          bytes(12, 12),
+          bytes(0, 300),
+          bytes(0, 8),
+          bytes(0, 8),
+          (secret, nonce, plain, pre, post) => {
+            const k = keys(secret)
+            const blob = native.gcmEncrypt(k.n, nonce, plain)
+            expect(hex(blob)).toBe(hex(node.gcmEncrypt(k.r, nonce, plain)))
+            const { data, end, start } = embed(pre, blob, post)
+            expect(hex(gcmBoth(k, data, start, end))).toBe(hex(plain))
+            native.releaseKey(k.n)
+          }
+        ),
         { numRuns: NUM_RUNS }
       )
     })
@@ -110,7 +119,9 @@ const differential = (label: string, native: NativeCrypto.NativeCrypto) =>
             flipped[at % blob.length]! ^= 1 << bit
             expect(gcmBoth(k, flipped, 0, flipped.length)).toBeUndefined()
             for (let end = 0; end < blob.length; end++) expect(gcmBoth(k, blob, 0, end)).toBeUndefined()
-            for (let start = 1; start <= blob.length; start++) expect(gcmBoth(k, blob, start, blob.length)).toBeUndefined()
+            for (let start = 1; start <= blob.length; start++) {
+              expect(gcmBoth(k, blob, start, blob.length)).toBeUndefined()
+            }
             const { data } = embed(new Uint8Array(0), blob, extra)
             for (let end = blob.length + 1; end <= data.length; end++) expect(gcmBoth(k, data, 0, end)).toBeUndefined()
             native.releaseKey(k.n)
@@ -135,15 +146,22 @@ const differential = (label: string, native: NativeCrypto.NativeCrypto) =>
 
     it("CBC: same ciphertext, same plaintext, at any offset", () => {
       FastCheck.assert(
-        FastCheck.property(key, bytes(16, 16), bytes(0, 300), bytes(0, 8), bytes(0, 8), (secret, iv, plain, pre, post) => {
-          const k = keys(secret)
-          const blob = native.cbcEncrypt(k.n, iv, plain)
-          expect(hex(blob)).toBe(hex(node.cbcEncrypt(k.r, iv, plain)))
-          expect(blob.length).toBe(16 + (Math.floor(plain.length / 16) + 1) * 16)
-          const { data, end, start } = embed(pre, blob, post)
-          expect(hex(cbcBoth(k, data, start, end))).toBe(hex(plain))
-          native.releaseKey(k.n)
-        }),
+        FastCheck.property(
+          key,
+          bytes(16, 16),
+          bytes(0, 300),
+          bytes(0, 8),
+          bytes(0, 8),
+          (secret, iv, plain, pre, post) => {
+            const k = keys(secret)
+            const blob = native.cbcEncrypt(k.n, iv, plain)
+            expect(hex(blob)).toBe(hex(node.cbcEncrypt(k.r, iv, plain)))
+            expect(blob.length).toBe(16 + (Math.floor(plain.length / 16) + 1) * 16)
+            const { data, end, start } = embed(pre, blob, post)
+            expect(hex(cbcBoth(k, data, start, end))).toBe(hex(plain))
+            native.releaseKey(k.n)
+          }
+        ),
         { numRuns: NUM_RUNS }
       )
     })
@@ -286,7 +304,16 @@ describe("native crypto: argument hardening", () => {
   })
 
   it("decrypts return undefined for foreign or missing handles; encrypts throw TypeError", () => {
-    const foreign: ReadonlyArray<unknown> = [{}, null, undefined, 0, "key", secret, createSecretKey(secret), node.importKey(secret)]
+    const foreign: ReadonlyArray<unknown> = [
+      {},
+      null,
+      undefined,
+      0,
+      "key",
+      secret,
+      createSecretKey(secret),
+      node.importKey(secret)
+    ]
     for (const h of foreign) {
       expect(native.gcmDecrypt(h, blob, 0, blob.length)).toBeUndefined()
       expect(native.cbcDecrypt(h, cbc, 0, cbc.length)).toBeUndefined()
@@ -347,7 +374,10 @@ describe("native crypto: pooled results and the *Into entry points", () => {
       const plain = Uint8Array.from({ length: (i * 37) % 300 }, (_, j) => (i + j) & 0xff)
       const gcm = native.gcmEncrypt(handle, new Uint8Array(12).fill(i & 0xff), plain)
       const cbc = native.cbcEncrypt(handle, new Uint8Array(16).fill(i & 0xff), plain)
-      kept.push([native.gcmDecrypt(handle, gcm, 0, gcm.length)!, plain], [native.cbcDecrypt(handle, cbc, 0, cbc.length)!, plain])
+      kept.push([native.gcmDecrypt(handle, gcm, 0, gcm.length)!, plain], [
+        native.cbcDecrypt(handle, cbc, 0, cbc.length)!,
+        plain
+      ])
     }
     for (const [got, want] of kept) expect(hex(got)).toBe(hex(want))
     expect(new Set(kept.map(([got]) => got.buffer)).size).toBeGreaterThan(100)
@@ -485,7 +515,9 @@ describe("native crypto: pooled encrypt and gcmEncryptInto / cbcEncryptInto", ()
     const master = native.gcmEncrypt(handle, new Uint8Array(12).fill(2), site)
     expect(opened.buffer).toBe(site.buffer)
     expect(master.buffer).toBe(site.buffer)
-    expect(hex(master)).toBe(hex(node.gcmEncrypt(ref, new Uint8Array(12).fill(2), node.gcmEncrypt(ref, new Uint8Array(12).fill(1), plain))))
+    expect(hex(master)).toBe(
+      hex(node.gcmEncrypt(ref, new Uint8Array(12).fill(2), node.gcmEncrypt(ref, new Uint8Array(12).fill(1), plain)))
+    )
     expect(hex(native.gcmDecrypt(handle, master, 0, master.length))).toBe(hex(site))
     expect(hex(opened)).toBe(hex(plain))
     const cbc = native.cbcEncrypt(handle, new Uint8Array(16).fill(3), master)
@@ -503,8 +535,12 @@ describe("native crypto: pooled encrypt and gcmEncryptInto / cbcEncryptInto", ()
       expect(cbc.buffer.byteLength === NativeCrypto.POOL_SIZE).toBe(cbc.length <= NativeCrypto.POOL_MAX_RESULT)
     }
     const big = new Uint8Array(5000).fill(9)
-    expect(hex(native.gcmEncrypt(handle, new Uint8Array(12), big))).toBe(hex(node.gcmEncrypt(ref, new Uint8Array(12), big)))
-    expect(hex(native.cbcEncrypt(handle, new Uint8Array(16), big))).toBe(hex(node.cbcEncrypt(ref, new Uint8Array(16), big)))
+    expect(hex(native.gcmEncrypt(handle, new Uint8Array(12), big))).toBe(
+      hex(node.gcmEncrypt(ref, new Uint8Array(12), big))
+    )
+    expect(hex(native.cbcEncrypt(handle, new Uint8Array(16), big))).toBe(
+      hex(node.cbcEncrypt(ref, new Uint8Array(16), big))
+    )
   })
 
   it("a pooled encrypt result's buffer cannot be transferred", () => {
@@ -568,7 +604,9 @@ describe("native crypto: pooled encrypt and gcmEncryptInto / cbcEncryptInto", ()
       for (const h of handles) {
         for (const iv of ivs(ivLength)) {
           for (const plain of plaintexts) {
-            expect(outcome(() => pooledEncrypt(h, iv, plain)), `${name}`).toEqual(outcome(() => allocating(h, iv, plain)))
+            expect(outcome(() => pooledEncrypt(h, iv, plain)), `${name}`).toEqual(
+              outcome(() => allocating(h, iv, plain))
+            )
             compared++
           }
         }
@@ -576,7 +614,9 @@ describe("native crypto: pooled encrypt and gcmEncryptInto / cbcEncryptInto", ()
       // Too few and too many arguments.
       const good = [handle, new Uint8Array(ivLength), new Uint8Array(5)] as const
       for (let n = 0; n <= 3; n++) {
-        expect(outcome(() => pooledEncrypt(...good.slice(0, n)))).toEqual(outcome(() => allocating(...good.slice(0, n))))
+        expect(outcome(() => pooledEncrypt(...good.slice(0, n)))).toEqual(
+          outcome(() => allocating(...good.slice(0, n)))
+        )
       }
       expect(outcome(() => pooledEncrypt(...good, 1, 2))).toEqual(outcome(() => allocating(...good, 1, 2)))
     }
@@ -606,10 +646,16 @@ describe("native crypto: pooled encrypt and gcmEncryptInto / cbcEncryptInto", ()
     const canary = 0x5c
     FastCheck.assert(
       FastCheck.property(bytes(12, 12), bytes(16, 16), bytes(0, 300), FastCheck.nat(64), (nonce, iv, plain, offset) => {
-        for (const [into, ref, need] of [
-          [addon.gcmEncryptInto, node.gcmEncrypt(node.importKey(secret), nonce, plain), 28 + plain.length],
-          [addon.cbcEncryptInto, node.cbcEncrypt(node.importKey(secret), iv, plain), 16 + (Math.floor(plain.length / 16) + 1) * 16]
-        ] as const) {
+        for (
+          const [into, ref, need] of [
+            [addon.gcmEncryptInto, node.gcmEncrypt(node.importKey(secret), nonce, plain), 28 + plain.length],
+            [
+              addon.cbcEncryptInto,
+              node.cbcEncrypt(node.importKey(secret), iv, plain),
+              16 + (Math.floor(plain.length / 16) + 1) * 16
+            ]
+          ] as const
+        ) {
           const target = new Uint8Array(offset + need + 17).fill(canary)
           expect(into(handle, into === addon.gcmEncryptInto ? nonce : iv, plain, target, offset)).toBe(need)
           expect(hex(target.subarray(offset, offset + need))).toBe(hex(ref))
@@ -666,7 +712,9 @@ describe("native crypto: pooled encrypt and gcmEncryptInto / cbcEncryptInto", ()
       expect(into(handle, iv, plain, new Uint8Array(backing.buffer, 100, need - 1), 0)).toBe(-1)
       expect(backing.every((x) => x === 2)).toBe(true)
       expect(into(handle, iv, plain, new Uint8Array(backing.buffer, 100, need), 0)).toBe(need)
-      expect(backing.subarray(0, 100).every((x) => x === 2) && backing.subarray(100 + need).every((x) => x === 2)).toBe(true)
+      expect(backing.subarray(0, 100).every((x) => x === 2) && backing.subarray(100 + need).every((x) => x === 2)).toBe(
+        true
+      )
     }
   })
 
@@ -687,10 +735,12 @@ describe("native crypto: pooled encrypt and gcmEncryptInto / cbcEncryptInto", ()
       [handle, new Uint8Array(n), new Uint16Array(3)],
       [handle, new Uint8Array(n), undefined]
     ]
-    for (const [into, allocating, ivLength] of [
-      [addon.gcmEncryptInto, addon.gcmEncrypt, 12],
-      [addon.cbcEncryptInto, addon.cbcEncrypt, 16]
-    ] as const) {
+    for (
+      const [into, allocating, ivLength] of [
+        [addon.gcmEncryptInto, addon.gcmEncrypt, 12],
+        [addon.cbcEncryptInto, addon.cbcEncrypt, 16]
+      ] as const
+    ) {
       for (const args of cases(ivLength)) {
         const target = new Uint8Array(300).fill(3)
         const expected = outcome(() => allocating(...args))
@@ -719,7 +769,11 @@ describe("native crypto: pooled encrypt and gcmEncryptInto / cbcEncryptInto", ()
         expect(hex(shared)).toBe(snapshot)
       }
       // Touching but not overlapping is fine: right after the plaintext, right before the iv, right after it.
-      const ref = (ivLength === 12 ? node.gcmEncrypt : node.cbcEncrypt)(node.importKey(secret), Uint8Array.from(iv), Uint8Array.from(plain))
+      const ref = (ivLength === 12 ? node.gcmEncrypt : node.cbcEncrypt)(
+        node.importKey(secret),
+        Uint8Array.from(iv),
+        Uint8Array.from(plain)
+      )
       for (const offset of [100 - need, 150, 300 - need, 300 + ivLength]) {
         const fresh = new Uint8Array(400)
         fresh.fill(7, 100, 150)
@@ -850,7 +904,9 @@ describe("native crypto: loader and layers", () => {
   it.effect("layerBest: native when it loads", () =>
     Effect.gen(function*() {
       const { exit, lines } = yield* capture(
-        Effect.map(Crypto, (c) => [c.name, NativeCrypto.isNative(c)] as const).pipe(Effect.provide(NativeCrypto.layerBest))
+        Effect.map(Crypto, (c) => [c.name, NativeCrypto.isNative(c)] as const).pipe(
+          Effect.provide(NativeCrypto.layerBest)
+        )
       )
       expect(exit).toEqual(Exit.succeed(["native", true] as const))
       expect(lines).toHaveLength(1)

@@ -38,7 +38,9 @@ import * as NativeCrypto from "../index.js"
 
 const loaded = NativeCrypto.load()
 if (Either.isLeft(loaded)) {
-  throw new Error(`${loaded.left.message} (reason ${loaded.left.reason}); build it with adapters/native-crypto/build.sh`)
+  throw new Error(
+    `${loaded.left.message} (reason ${loaded.left.reason}); build it with adapters/native-crypto/build.sh`
+  )
 }
 const native: NativeCrypto.NativeCrypto = loaded.right
 if (native.tokenOpener === undefined) throw new Error("the loaded addon has no importKeyTable/openToken; rebuild it")
@@ -169,7 +171,8 @@ const ODD_CHARS = [
 const ALPHABET_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 /** Every character of `text` that lies in the alphabet replaced by a code unit with the same low byte. */
-const aliasAll = (text: string) => text.replace(/[A-Za-z0-9+/\-_=]/g, (c) => String.fromCharCode(0x100 | c.charCodeAt(0)))
+const aliasAll = (text: string) =>
+  text.replace(/[A-Za-z0-9+/\-_=]/g, (c) => String.fromCharCode(0x100 | c.charCodeAt(0)))
 
 // ---------------------------------------------------------------------------
 // Keys and tokens
@@ -322,13 +325,22 @@ describe("native tokenOpener: differential against referenceOpener (Base64.decod
       // Tables without the master or the site key; the same keys in another order, with ids outside int32
       // (which the adapter leaves out and the reference can never match).
       const without = (id: number) => c.entries.filter((e) => e.id !== id)
-      withTables(without(b.masterEntry.id), (t) => expect(agree(t, b.text, b.alphabet, "no master key").uid).toBeUndefined())
-      withTables(without(b.siteEntry.id), (t) => expect(agree(t, b.text, b.alphabet, "no site key").uid).toBeUndefined())
+      withTables(
+        without(b.masterEntry.id),
+        (t) => expect(agree(t, b.text, b.alphabet, "no master key").uid).toBeUndefined()
+      )
+      withTables(
+        without(b.siteEntry.id),
+        (t) => expect(agree(t, b.text, b.alphabet, "no site key").uid).toBeUndefined()
+      )
       const extra = [2 ** 31, -(2 ** 31) - 1, 2 ** 33 + b.masterEntry.id, 0.5, Number.NaN].map((id) => ({
         id,
         secret: new Uint8Array(32).fill(7)
       }))
-      withTables([...extra, ...c.entries].reverse(), (t) => checkOpened(c, b, agree(t, b.text, b.alphabet, "reordered")))
+      withTables(
+        [...extra, ...c.entries].reverse(),
+        (t) => checkOpened(c, b, agree(t, b.text, b.alphabet, "reordered"))
+      )
     },
     { fastCheck: { numRuns: 100 } }
   )
@@ -358,7 +370,12 @@ describe("native tokenOpener: differential against referenceOpener (Base64.decod
           const i = (at + k * 53) % b.text.length
           const ch = chars[k]!
           const code = b.text.charCodeAt(i)
-          agree(t, b.text.slice(0, i) + String.fromCharCode(code ^ (1 << bit)) + b.text.slice(i + 1), b.alphabet, "char bit")
+          agree(
+            t,
+            b.text.slice(0, i) + String.fromCharCode(code ^ (1 << bit)) + b.text.slice(i + 1),
+            b.alphabet,
+            "char bit"
+          )
           agree(t, b.text.slice(0, i) + String.fromCharCode(code | 0x100) + b.text.slice(i + 1), b.alphabet, "alias")
           agree(t, b.text.slice(0, i) + ch + b.text.slice(i + 1), b.alphabet, "substituted")
           agree(t, b.text.slice(0, i) + ch + b.text.slice(i), b.alphabet, "inserted")
@@ -391,7 +408,8 @@ describe("native tokenOpener: differential against referenceOpener (Base64.decod
           expect(agree(t, Base64.encode(b.raw.subarray(0, n)), "standard", `${n} bytes`).uid).toBeUndefined()
         }
         for (let n = 1; n <= tail.length; n += 3) {
-          expect(agree(t, Base64.encodeUrl(concat(b.raw, tail.subarray(0, n))), "either", `+${n} bytes`).uid).toBeUndefined()
+          expect(agree(t, Base64.encodeUrl(concat(b.raw, tail.subarray(0, n))), "either", `+${n} bytes`).uid)
+            .toBeUndefined()
         }
         for (let n = 1; n <= extra.length; n++) agree(t, b.text + extra.slice(0, n).join(""), b.alphabet)
         for (let i = 0; i < b.text.length; i += 5) {
@@ -405,7 +423,16 @@ describe("native tokenOpener: differential against referenceOpener (Base64.decod
           agree(t, padding + unpad(b.text), b.alphabet)
         }
         // Over-long: at, just past and far past the native limit (all fail the tag on both sides).
-        for (const n of [TOKEN_MAX_TEXT - 1, TOKEN_MAX_TEXT, TOKEN_MAX_TEXT + 1, TOKEN_MAX_TEXT + 2, TOKEN_MAX_TEXT + 4, 3 * TOKEN_MAX_TEXT]) {
+        for (
+          const n of [
+            TOKEN_MAX_TEXT - 1,
+            TOKEN_MAX_TEXT,
+            TOKEN_MAX_TEXT + 1,
+            TOKEN_MAX_TEXT + 2,
+            TOKEN_MAX_TEXT + 4,
+            3 * TOKEN_MAX_TEXT
+          ]
+        ) {
           expect(agree(t, b.text + "A".repeat(n - b.text.length), b.alphabet, `${n} chars`).uid).toBeUndefined()
           agree(t, unpad(b.text) + "A".repeat(n - unpad(b.text).length - 2) + "==", b.alphabet, `${n} chars, padded`)
         }
@@ -655,7 +682,10 @@ describe("native tokenOpener: key tables", () => {
 
   it("the adapter leaves out ids outside int32 and refuses secrets that are not 32 bytes", () => {
     const keys0 = addon.liveKeys()
-    const odd = [2 ** 31, INT32_MIN - 1, 2 ** 32 + 1, 1.5, Number.NaN, Infinity].map((id) => ({ id, secret: new Uint8Array(32) }))
+    const odd = [2 ** 31, INT32_MIN - 1, 2 ** 32 + 1, 1.5, Number.NaN, Infinity].map((id) => ({
+      id,
+      secret: new Uint8Array(32)
+    }))
     const t = opener.importKeys([...odd, ...fixedEntries])
     expect(addon.liveKeys()).toBe(keys0 + fixedEntries.length)
     expect(opener.open(fixedText, "either", t, new Uint8Array(75))).toBe(fixedUid)
@@ -787,10 +817,42 @@ describe("native openToken / importKeyTable: argument handling", () => {
       ["A".repeat(TOKEN_MAX_TEXT + 1), 1, t, fields],
       [fixedText + "A".repeat(TOKEN_MAX_TEXT), 1, t, fields],
       // alphabet
-      ...[-1, 2, 3, 255, 256, INT32_MAX, INT32_MIN, "0", "1", "either", "standard", true, false, null, undefined, {}, [1], 1n, 0n, new Number(1)]
+      ...[
+        -1,
+        2,
+        3,
+        255,
+        256,
+        INT32_MAX,
+        INT32_MIN,
+        "0",
+        "1",
+        "either",
+        "standard",
+        true,
+        false,
+        null,
+        undefined,
+        {},
+        [1],
+        1n,
+        0n,
+        new Number(1)
+      ]
         .map((a) => [fixedText, a, t, fields]),
       // table
-      ...[key, released, {}, null, undefined, 0, "table", createSecretKey(fixedEntries[0]!.secret), new Map(), reference.importKeys(fixedEntries)]
+      ...[
+        key,
+        released,
+        {},
+        null,
+        undefined,
+        0,
+        "table",
+        createSecretKey(fixedEntries[0]!.secret),
+        new Map(),
+        reference.importKeys(fixedEntries)
+      ]
         .map((table) => [fixedText, 1, table, fields]),
       // fields
       ...[
@@ -832,7 +894,24 @@ describe("native openToken / importKeyTable: argument handling", () => {
     expect(addon.openToken(fixedText, 0, t, new Uint8Array(75))).toBeUndefined()
     expect(addon.openToken(fixedText, 1, t, new Uint8Array(75))).toBe(fixedUid)
     // -0 === 0: it is the standard alphabet, so this text (with URL-safe characters) does not open either.
-    for (const a of [Number.NaN, Infinity, -Infinity, 0.5, -0.5, -0, 1.5, 1.999, 2, -1, 2 ** 32, 2 ** 32 + 1, -(2 ** 32) + 1, 2 ** 53]) {
+    for (
+      const a of [
+        Number.NaN,
+        Infinity,
+        -Infinity,
+        0.5,
+        -0.5,
+        -0,
+        1.5,
+        1.999,
+        2,
+        -1,
+        2 ** 32,
+        2 ** 32 + 1,
+        -(2 ** 32) + 1,
+        2 ** 53
+      ]
+    ) {
       expect(addon.openToken(fixedText, a, t, new Uint8Array(75)), String(a)).toBeUndefined()
     }
     addon.releaseKey(t)

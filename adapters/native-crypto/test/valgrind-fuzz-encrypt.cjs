@@ -61,7 +61,16 @@ for (let it = 0; it < ITERATIONS; it++) {
     }
     check(into(h, iv, plain, tail, tail.length + 1) === -1, "offset past end")
     for (const w of weird) check(into(h, iv, plain, exact, w) === -1, `offset ${String(w)}`)
-    for (const bad of [new Uint16Array(need), new DataView(new ArrayBuffer(need)), new Uint8ClampedArray(need), [], {}, undefined]) {
+    for (
+      const bad of [
+        new Uint16Array(need),
+        new DataView(new ArrayBuffer(need)),
+        new Uint8ClampedArray(need),
+        [],
+        {},
+        undefined
+      ]
+    ) {
       check(into(h, iv, plain, bad, 0) === -1, "bad target")
     }
     check(into(h, iv, plain, exact) === -1, "no offset")
@@ -80,7 +89,8 @@ for (let it = 0; it < ITERATIONS; it++) {
     const v = shared.subarray(ivAt, ivAt + ivLen)
     for (let k = 0; k < 20; k++) {
       const off = rnd(shared.length)
-      const overlaps = (plain.length > 0 && off < pAt + plain.length && pAt < off + need) || (off < ivAt + ivLen && ivAt < off + need)
+      const overlaps = (plain.length > 0 && off < pAt + plain.length && pAt < off + need) ||
+        (off < ivAt + ivLen && ivAt < off + need)
       const r = into(h, v, p, shared, off)
       if (overlaps || off + need > shared.length) check(r === -1, `overlap at ${off}`)
       else {
@@ -111,7 +121,11 @@ for (let it = 0; it < ITERATIONS; it++) {
   addon.releaseKey(h)
   const code = throwsCode(() => addon.gcmEncryptInto(h, bytes(12), plain, new Uint8Array(400), 0))
   check(code === "ERR_NATIVE_CRYPTO_KEY_RELEASED", `into after release: ${code}`)
-  check(throwsCode(() => addon.cbcEncryptInto(h, bytes(16), plain, new Uint8Array(400), 0)) === "ERR_NATIVE_CRYPTO_KEY_RELEASED", "cbc")
+  check(
+    throwsCode(() => addon.cbcEncryptInto(h, bytes(16), plain, new Uint8Array(400), 0)) ===
+      "ERR_NATIVE_CRYPTO_KEY_RELEASED",
+    "cbc"
+  )
 }
 
 let rounds = 0

@@ -21,7 +21,24 @@ const FIELDS = 75
 const MAX_TEXT = 4096
 const SENTINEL = 0xa5
 const STD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-const ODD = ["A", "+", "/", "-", "_", "=", " ", "\0", "\u0080", "\u00ff", "\u0141", "\u012b", "\u013d", "\u022f", "\ud83d\ude00", "\ud800"]
+const ODD = [
+  "A",
+  "+",
+  "/",
+  "-",
+  "_",
+  "=",
+  " ",
+  "\0",
+  "\u0080",
+  "\u00ff",
+  "\u0141",
+  "\u012b",
+  "\u013d",
+  "\u022f",
+  "\ud83d\ude00",
+  "\ud800"
+]
 
 const seal = (key, plain, nonce = bytes(12)) => {
   const c = crypto.createCipheriv("aes-256-gcm", key, nonce)
@@ -64,8 +81,16 @@ const makeKeys = (n) => {
 const craft = (master, site, sitePlain, masterFields = bytes(33)) => {
   const fields = Buffer.from(masterFields)
   int32Be(site.id).copy(fields, 29)
-  const raw = Buffer.concat([Buffer.from([0x13, 0x80]), int32Be(master.id), seal(master.secret, Buffer.concat([fields, seal(site.secret, sitePlain)]))])
-  return { raw, expectedFields: Buffer.concat([raw.subarray(0, 6), fields, sitePlain.subarray(0, 36)]), uid: Buffer.from(sitePlain.subarray(36)).toString("base64") }
+  const raw = Buffer.concat([
+    Buffer.from([0x13, 0x80]),
+    int32Be(master.id),
+    seal(master.secret, Buffer.concat([fields, seal(site.secret, sitePlain)]))
+  ])
+  return {
+    raw,
+    expectedFields: Buffer.concat([raw.subarray(0, 6), fields, sitePlain.subarray(0, 36)]),
+    uid: Buffer.from(sitePlain.subarray(36)).toString("base64")
+  }
 }
 
 /**
@@ -115,14 +140,19 @@ for (let it = 0; it < ITERATIONS; it++) {
   }
 
   // Truncations of the text and of the bytes (around the 131-byte minimum and the end).
-  for (let end = 0; end < url.length; end += 1 + rnd(4)) check(open(url.slice(0, end), 1, table) === undefined, "truncated text")
+  for (let end = 0; end < url.length; end += 1 + rnd(4)) {
+    check(open(url.slice(0, end), 1, table) === undefined, "truncated text")
+  }
   for (let end = std.length - 3; end < std.length; end++) open(std.slice(0, end), 0, table)
   for (const len of [0, 1, 6, 7, 33, 129, 130, 131, 132, token.raw.length - 1]) {
     if (len >= token.raw.length) continue
     check(open(token.raw.subarray(0, len).toString("base64url"), 1, table) === undefined, `truncated bytes ${len}`)
   }
   // Appended bytes, and characters substituted, inserted and appended (any code unit with an alphabet low byte).
-  check(open(Buffer.concat([token.raw, bytes(1 + rnd(40))]).toString("base64url"), 1, table) === undefined, "appended bytes")
+  check(
+    open(Buffer.concat([token.raw, bytes(1 + rnd(40))]).toString("base64url"), 1, table) === undefined,
+    "appended bytes"
+  )
   for (let i = 0; i < 8; i++) {
     const at = rnd(url.length)
     const ch = rnd(3) === 0 ? String.fromCharCode((1 + rnd(255)) << 8 | url.charCodeAt(at)) : ODD[rnd(ODD.length)]
@@ -198,11 +228,25 @@ for (let it = 0; it < ITERATIONS; it++) {
   const tooShort = exactFields(FIELDS - 1)
   check(addon.openToken(url, 1, table, tooShort) === undefined && untouched(tooShort), "fields 74 bytes")
   check(addon.openToken(url, 1, table, exactFields(0)) === undefined, "fields 0 bytes")
-  for (const f of [new Uint16Array(FIELDS), new Int8Array(FIELDS), new Uint8ClampedArray(FIELDS), new DataView(new ArrayBuffer(FIELDS)), new ArrayBuffer(FIELDS), [], null]) {
+  for (
+    const f of [
+      new Uint16Array(FIELDS),
+      new Int8Array(FIELDS),
+      new Uint8ClampedArray(FIELDS),
+      new DataView(new ArrayBuffer(FIELDS)),
+      new ArrayBuffer(FIELDS),
+      [],
+      null
+    ]
+  ) {
     check(addon.openToken(url, 1, table, f) === undefined, "fields not a Uint8Array")
   }
-  for (const a of [-1, 2, 255, "1", null, undefined, {}, 1n]) check(addon.openToken(url, a, table, exactFields()) === undefined, `alphabet ${String(a)}`)
-  for (const t of [keyHandle, {}, null, undefined, 0, "t"]) check(addon.openToken(url, 1, t, exactFields()) === undefined, "not a table")
+  for (const a of [-1, 2, 255, "1", null, undefined, {}, 1n]) {
+    check(addon.openToken(url, a, table, exactFields()) === undefined, `alphabet ${String(a)}`)
+  }
+  for (const t of [keyHandle, {}, null, undefined, 0, "t"]) {
+    check(addon.openToken(url, 1, t, exactFields()) === undefined, "not a table")
+  }
   for (const t of [undefined, null, 1, token.raw, { toString: () => url }, Symbol("s")]) {
     check(addon.openToken(t, 1, table, exactFields()) === undefined, "text not a string")
   }

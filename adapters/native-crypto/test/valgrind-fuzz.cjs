@@ -99,7 +99,12 @@ for (let it = 0; it < ITERATIONS; it++) {
   }
 
   // Non-Uint8Array inputs.
-  for (const bad of [new Uint16Array(8), new DataView(new ArrayBuffer(64)), new Uint8ClampedArray(64), "x".repeat(64), [1, 2]]) {
+  for (
+    const bad of [new Uint16Array(8), new DataView(new ArrayBuffer(64)), new Uint8ClampedArray(64), "x".repeat(64), [
+      1,
+      2
+    ]]
+  ) {
     check(addon.gcmDecrypt(h, bad, 0, 40) === undefined, "gcm bad data")
     check(addon.cbcDecrypt(h, bad, 0, 32) === undefined, "cbc bad data")
   }

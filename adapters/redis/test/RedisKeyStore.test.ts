@@ -87,7 +87,10 @@ describe("Redis key store", () => {
       for (const [name, write] of garbage) {
         yield* Effect.promise(() => raw.del(key))
         yield* write
-        expect(yield* Effect.flip(store.load("bidstream")), name).toMatchObject({ _tag: "KeyStoreError", operation: "load" })
+        expect(yield* Effect.flip(store.load("bidstream")), name).toMatchObject({
+          _tag: "KeyStoreError",
+          operation: "load"
+        })
         yield* store.save("bidstream", { ring: bidstreamRing(NOW), fetchedAt: NOW })
         expect(Option.getOrThrow(yield* store.load("bidstream")).fetchedAt, name).toBe(NOW)
       }
@@ -170,7 +173,9 @@ describe("Redis key store", () => {
         keyPrefix: randomPrefix(),
         connectTimeout: "300 millis"
       })
-      for (const call of [store.load("bidstream"), store.save("bidstream", { ring: bidstreamRing(NOW), fetchedAt: NOW })]) {
+      for (
+        const call of [store.load("bidstream"), store.save("bidstream", { ring: bidstreamRing(NOW), fetchedAt: NOW })]
+      ) {
         const error = yield* Effect.flip(call).pipe(Effect.timeout("5 seconds"))
         expect(error._tag).toBe("KeyStoreError")
       }

@@ -46,8 +46,14 @@ export const makeCore = (config: Config, startMs: number) => {
   }
 
   const keyResponseBody = (endpoint: "sharing" | "bidstream", apiKey?: string) =>
-    Effect.flatMap(clientFor(apiKey), (client) =>
-      Effect.map(now, (nowMs) => endpoint === "sharing" ? keyRing.sharingBody(client, nowMs) : keyRing.bidstreamBody()))
+    Effect.flatMap(
+      clientFor(apiKey),
+      (client) =>
+        Effect.map(
+          now,
+          (nowMs) => endpoint === "sharing" ? keyRing.sharingBody(client, nowMs) : keyRing.bidstreamBody()
+        )
+    )
 
   return {
     now,
@@ -72,9 +78,13 @@ export const makeCore = (config: Config, startMs: number) => {
         ),
       expireKeys: () => Effect.map(now, (nowMs) => keyRing.expireKeys(nowMs)),
       saltBuckets: Effect.sync(() => identities.saltBuckets()),
-      rotateSalts: (bucketIds?: ReadonlyArray<string>) => Effect.map(now, (nowMs) => identities.rotateSalts(bucketIds, nowMs)),
+      rotateSalts: (bucketIds?: ReadonlyArray<string>) =>
+        Effect.map(now, (nowMs) => identities.rotateSalts(bucketIds, nowMs)),
       rawUidOf: (input: DiiInput) =>
-        Effect.flatMap(identities.resolveInput(input), (id) => Effect.map(now, (nowMs) => identities.mapping(id, nowMs).current)),
+        Effect.flatMap(
+          identities.resolveInput(input),
+          (id) => Effect.map(now, (nowMs) => identities.mapping(id, nowMs).current)
+        ),
       optOut: (input: DiiInput) =>
         Effect.flatMap(
           identities.resolveInput(input),

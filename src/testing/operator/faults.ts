@@ -56,7 +56,9 @@ export const makeFaults = () => {
   let log: Array<MutableLogEntry> = []
 
   const takeFault = (kinds: ReadonlyArray<Fault["kind"]>, path: string): Fault | undefined => {
-    const fault = faults.find((f) => f.remaining > 0 && kinds.includes(f.kind) && (f.path === undefined || f.path === path))
+    const fault = faults.find((f) =>
+      f.remaining > 0 && kinds.includes(f.kind) && (f.path === undefined || f.path === path)
+    )
     if (fault === undefined) return undefined
     fault.remaining--
     faults = faults.filter((f) => f.remaining > 0)

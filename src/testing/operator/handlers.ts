@@ -14,7 +14,16 @@ import type { Identities } from "./identities.js"
 import { makeIdentityMapEndpoints } from "./identityMap.js"
 import type { KeyRingState } from "./keys.js"
 import { makeOptOutEndpoint } from "./optout.js"
-import { type Answer, clientError, type CoreOutcome, type CoreRequest, json, Paths, success, unauthorized } from "./protocol.js"
+import {
+  type Answer,
+  clientError,
+  type CoreOutcome,
+  type CoreRequest,
+  json,
+  Paths,
+  success,
+  unauthorized
+} from "./protocol.js"
 import { makeTokenEndpoints } from "./tokenEndpoints.js"
 import type { Tokens } from "./tokens.js"
 import { makeValidateEndpoint } from "./validate.js"

@@ -23,7 +23,9 @@ import { type CoreOutcome, type CoreRequest, Paths } from "./protocol.js"
 const DROPPED = Symbol.for("effect-uid2/testing/TestOperator/dropped")
 
 /** An outcome as a server response (an empty non-200 body is sent as no body). */
-const toServerResponse = (outcome: Extract<CoreOutcome, { _tag: "Response" }>): HttpServerResponse.HttpServerResponse => {
+const toServerResponse = (
+  outcome: Extract<CoreOutcome, { _tag: "Response" }>
+): HttpServerResponse.HttpServerResponse => {
   const { "content-type": contentType, ...headers } = outcome.headers
   const options = { status: outcome.status, headers, ...(contentType === undefined ? {} : { contentType }) }
   return typeof outcome.body === "string"
@@ -39,7 +41,9 @@ export const makeApp = (handle: (req: CoreRequest) => Effect.Effect<CoreOutcome>
     const request = yield* HttpServerRequest.HttpServerRequest
     const body = yield* Effect.either(request.arrayBuffer)
     if (Either.isLeft(body)) {
-      return HttpServerResponse.unsafeJson({ status: "client_error", message: "Invalid body: unreadable" }, { status: 400 })
+      return HttpServerResponse.unsafeJson({ status: "client_error", message: "Invalid body: unreadable" }, {
+        status: 400
+      })
     }
     const path = new URL(request.url, "http://localhost").pathname
     const outcome = yield* handle({

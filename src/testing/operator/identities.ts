@@ -38,7 +38,6 @@ export const TestIdentities = {
   insufficientConsent: "CPehXK9PehXK9ABAMBFRACBoADAAAEJAAIYgAKwAQAKgArABAAqAAA"
 } as const
 
-
 /**
  * The `opted_out_since` (epoch ms) that `/v2/optout/status` reports for the
  * raw UIDs of the built-in opt-out test identities.
@@ -115,7 +114,8 @@ export const makeIdentities = (config: Config, startMs: number) => {
   const { scope } = config
 
   const firstLevelSalt = Base64.encode(sha256(`${config.seed}:first-level-salt`))
-  const saltFor = (index: number, generation: number) => Base64.encode(sha256(`${config.seed}:salt:${index}:${generation}`))
+  const saltFor = (index: number, generation: number) =>
+    Base64.encode(sha256(`${config.seed}:salt:${index}:${generation}`))
   const buckets: Array<Bucket> = Array.from({ length: config.bucketCount }, (_, index) => {
     const lastUpdated = startMs - ((index % 30) + 1) * DAY
     return {

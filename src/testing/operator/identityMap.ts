@@ -3,7 +3,7 @@
  * `/v3/identity/map` and `/v2/identity/buckets`. Private to the test kit.
  */
 import type { Client } from "./clients.js"
-import { IDENTITY_FIELDS, type IdentityField, type Identities, MISSING_EXACTLY_ONE } from "./identities.js"
+import { type Identities, IDENTITY_FIELDS, type IdentityField, MISSING_EXACTLY_ONE } from "./identities.js"
 import { type Answer, clientError, isRecord, success } from "./protocol.js"
 
 /** Largest identity map request. */
@@ -45,7 +45,8 @@ export const makeIdentityMapEndpoints = (identities: Identities) => {
   }
 
   const mapV3 = (_client: Client, payload: unknown, nowMs: number): Answer => {
-    const missing = "Required Parameter Missing: one or more of [email, email_hash, phone, phone_hash] must be specified"
+    const missing =
+      "Required Parameter Missing: one or more of [email, email_hash, phone, phone_hash] must be specified"
     if (!isRecord(payload)) return clientError(missing)
     const present = IDENTITY_FIELDS.filter((f) => payload[f] !== undefined)
     if (present.length === 0) return clientError(missing)

@@ -36,7 +36,13 @@ export const makeKeyRing = (config: Config, startMs: number) => {
   let nextKeyId = 1
   let nextKeysetId = FIRST_SITE_KEYSET_ID
 
-  const addKey = (kind: KeyEntry["kind"], keysetId: number, siteId: number | undefined, createdMs: number, activatesMs: number) => {
+  const addKey = (
+    kind: KeyEntry["kind"],
+    keysetId: number,
+    siteId: number | undefined,
+    createdMs: number,
+    activatesMs: number
+  ) => {
     const secret = crypto.randomBytes(32)
     const activates = floorSecond(activatesMs)
     const key: KeyEntry = {
@@ -126,11 +132,15 @@ export const makeKeyRing = (config: Config, startMs: number) => {
     site_data: siteDataJson()
   })
 
-  const latestBody = () => servedKeys().map((k) => ({ ...keyJson(k, false), site_id: k.kind === "master" ? -1 : k.siteId }))
+  const latestBody = () =>
+    servedKeys().map((k) => ({ ...keyJson(k, false), site_id: k.kind === "master" ? -1 : k.siteId }))
 
   const rotateKeys = (nowMs: number, activatesIn: number): ReadonlyArray<OperatorKey> => {
     const at = nowMs + activatesIn
-    const added = [addKey("master", MASTER_KEYSET_ID, undefined, nowMs, at), addKey("refresh", REFRESH_KEYSET_ID, undefined, nowMs, at)]
+    const added = [
+      addKey("master", MASTER_KEYSET_ID, undefined, nowMs, at),
+      addKey("refresh", REFRESH_KEYSET_ID, undefined, nowMs, at)
+    ]
     for (const [siteId, keysetId] of siteKeysets) added.push(addKey("site", keysetId, siteId, nowMs, at))
     return added.map(publicKey)
   }

@@ -58,4 +58,5 @@ export const success = (body: unknown): Answer => answer({ body, status: "succes
 export const noKey = (): CoreOutcome => json(500, { status: "unknown", message: "No active encryption key available" })
 
 /** Whether a parsed payload is a JSON object. */
-export const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+export const isRecord = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)

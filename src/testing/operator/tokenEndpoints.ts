@@ -6,7 +6,7 @@ import * as Envelope from "../../Envelope.js"
 import * as OperatorEnvelope from "../../internal/operatorEnvelope.js"
 import { bearer, type Client } from "./clients.js"
 import type { Config } from "./config.js"
-import { IDENTITY_FIELDS, type Identities, MISSING_EXACTLY_ONE, type ResolvedIdentity } from "./identities.js"
+import { type Identities, IDENTITY_FIELDS, MISSING_EXACTLY_ONE, type ResolvedIdentity } from "./identities.js"
 import type { KeyRingState } from "./keys.js"
 import {
   type Answer,
@@ -72,7 +72,9 @@ export const makeTokenEndpoints = (
       const key = keyById(id)
       return key?.kind === "refresh" ? key.handle : undefined
     })
-    if (decoded === undefined || decoded.identityScope !== scope) return reject("invalid_token", "Invalid Token presented")
+    if (decoded === undefined || decoded.identityScope !== scope) {
+      return reject("invalid_token", "Invalid Token presented")
+    }
     const { payload } = decoded
     if (nowMs > payload.expiry) return reject("expired_token", "Expired Token presented")
     const respond = (value: unknown): CoreOutcome => ({

@@ -47,23 +47,29 @@ export const makeTokens = (
     const { masterKey, siteKey } = p
     if (masterKey === undefined || siteKey === undefined) return { error: "NoKey" }
     const nonceLength = p.version === 2 ? 16 : 12
-    const advertisingToken = Token.encode(crypto, {
-      version: p.version,
-      uid: p.rawUid,
-      identityScope: p.scope,
-      identityType: p.type,
-      masterKeyId: masterKey.id,
-      siteKeyId: siteKey.id,
-      siteId: p.siteId,
-      expiry: p.expiry,
-      generated: p.generated,
-      established: p.established,
-      refreshed: p.generated,
-      privacyBits: p.privacyBits
-    }, masterKey.handle, siteKey.handle, {
-      master: crypto.randomBytes(nonceLength),
-      site: crypto.randomBytes(nonceLength)
-    })
+    const advertisingToken = Token.encode(
+      crypto,
+      {
+        version: p.version,
+        uid: p.rawUid,
+        identityScope: p.scope,
+        identityType: p.type,
+        masterKeyId: masterKey.id,
+        siteKeyId: siteKey.id,
+        siteId: p.siteId,
+        expiry: p.expiry,
+        generated: p.generated,
+        established: p.established,
+        refreshed: p.generated,
+        privacyBits: p.privacyBits
+      },
+      masterKey.handle,
+      siteKey.handle,
+      {
+        master: crypto.randomBytes(nonceLength),
+        site: crypto.randomBytes(nonceLength)
+      }
+    )
     if (advertisingToken === undefined) return { error: "BadUid" }
     let identity: IdentityBody | undefined
     if (p.id !== undefined) {
@@ -71,15 +77,22 @@ export const makeTokens = (
       if (refreshKey === undefined) return { error: "NoKey" }
       const responseKey = crypto.randomBytes(32)
       const refreshExpires = p.generated + config.refreshLifetime
-      const refreshToken = RefreshToken.encode(crypto, p.scope, refreshKey, {
-        expiry: refreshExpires,
-        created: p.generated,
-        siteId: p.siteId,
-        privacyBits: p.privacyBits,
-        established: p.established,
-        identityType: p.type,
-        firstLevelHash: p.id.firstLevelHash
-      }, responseKey, { inner: crypto.randomBytes(12), outer: crypto.randomBytes(12) })
+      const refreshToken = RefreshToken.encode(
+        crypto,
+        p.scope,
+        refreshKey,
+        {
+          expiry: refreshExpires,
+          created: p.generated,
+          siteId: p.siteId,
+          privacyBits: p.privacyBits,
+          established: p.established,
+          identityType: p.type,
+          firstLevelHash: p.id.firstLevelHash
+        },
+        responseKey,
+        { inner: crypto.randomBytes(12), outer: crypto.randomBytes(12) }
+      )
       identity = {
         advertising_token: advertisingToken,
         refresh_token: refreshToken,
