@@ -8,11 +8,16 @@
  *
  * SHA-256 and random bytes still come from node:crypto.
  *
- * The addon is an optional build artefact (`adapters/native-crypto/build.sh`).
- * Loading goes through `createRequire` inside a try/catch and a known-answer
- * self-test, so a missing, stale or broken binary is a typed
- * {@link NativeCryptoUnavailable} (for {@link layer}) or a silent fallback to
- * node:crypto (for {@link layerBest}), never a crash.
+ * The package ships the addon prebuilt for linux-x64 (glibc), so there it
+ * works with no build step. Elsewhere, build it from source inside the
+ * installed package with `npx effect-uid2-build-native` (a C compiler, make and
+ * python3). The loader tries, in order, the binary named by the
+ * `EFFECT_UID2_NATIVE_CRYPTO` environment variable (and only that one, when
+ * set), the prebuilt binary for this platform, then the one built from source
+ * ({@link searchPaths}). Loading goes through `createRequire` inside a
+ * try/catch and a known-answer self-test, so a missing, stale or broken
+ * binary is a typed {@link NativeCryptoUnavailable} (for {@link layer}) or a
+ * fallback to node:crypto (for {@link layerBest}), never a crash.
  *
  * @since 0.1.0
  */
@@ -23,7 +28,7 @@ import * as Layer from "effect/Layer"
 import { createCipheriv, createHash } from "node:crypto"
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
-import { fileURLToPath } from "node:url"
+import { resolve } from "node:path"
 import { markAsUntransferable } from "node:worker_threads"
 import {
   Crypto,
@@ -35,6 +40,7 @@ import {
   secureRandom,
   type TokenOpener
 } from "../../src/Crypto.js"
+import { ENV_OVERRIDE, packageRoot, prebuildTarget, searchPathsFor } from "./paths.js"
 
 /** The shape of `native_crypto.node`'s exports. */
 interface Addon {
@@ -104,9 +110,12 @@ export interface NativeCrypto extends CryptoShape {
 /**
  * Why the native implementation is not available.
  *
- * - `NotBuilt`: no binary at the expected path (run `adapters/native-crypto/build.sh`).
- * - `LoadFailed`: the binary exists but `require` threw (wrong platform, ABI, corrupt file…).
+ * - `NotBuilt`: no binary at any of the paths tried (`tried`).
+ * - `LoadFailed`: a binary exists but `require` threw (wrong platform, ABI, C library, corrupt file…).
  * - `SelfTestFailed`: it loaded but did not reproduce node:crypto on a known-answer test.
+ *
+ * `path` is the binary that failed (for `NotBuilt`, the first path tried);
+ * the message names the paths as absolute paths.
  *
  * @since 0.1.0
  * @category errors
@@ -114,30 +123,39 @@ export interface NativeCrypto extends CryptoShape {
 export class NativeCryptoUnavailable extends Data.TaggedError("NativeCryptoUnavailable")<{
   readonly reason: "NotBuilt" | "LoadFailed" | "SelfTestFailed"
   readonly path: string
+  /** Every path looked at, in order. */
+  readonly tried: ReadonlyArray<string>
   readonly message: string
   readonly cause?: unknown
 }> {}
 
-const BINARY = "build/Release/native_crypto.node"
-
-// The binary is built next to the adapter's sources; the compiled module runs from
-// dist/adapters/native-crypto, three levels below the package root.
-const candidatePaths = [
-  new URL(`./${BINARY}`, import.meta.url),
-  new URL(`../../../adapters/native-crypto/${BINARY}`, import.meta.url)
-].map((url) => fileURLToPath(url))
-
 /**
- * Where {@link load} looks by default: the `EFFECT_UID2_NATIVE_CRYPTO`
- * environment variable (e.g. for a prebuilt binary shipped elsewhere), else
- * `adapters/native-crypto/build/Release/native_crypto.node` in the package,
- * where `npm run build:native` puts it.
+ * Where {@link load}, {@link layer} and {@link layerBest} look for the addon,
+ * in order, as absolute paths: only `EFFECT_UID2_NATIVE_CRYPTO` when that
+ * environment variable is set; otherwise the prebuilt binary for this
+ * platform (`prebuilds/<platform>-<arch>[-glibc|-musl]/native_crypto.node` in
+ * the package), then the binary built from source
+ * (`adapters/native-crypto/build/Release/native_crypto.node` in the package,
+ * where `npx effect-uid2-build-native` or `npm run build:native` puts it). A
+ * binary that exists but fails to load or to pass its self-test is skipped
+ * for the next one.
  *
  * @since 0.1.0
  * @category constants
  */
-export const defaultPath: string = process.env["EFFECT_UID2_NATIVE_CRYPTO"] ??
-  candidatePaths.find((path) => existsSync(path)) ?? candidatePaths[0]!
+export const searchPaths: ReadonlyArray<string> = searchPathsFor(
+  packageRoot,
+  process.env[ENV_OVERRIDE],
+  prebuildTarget()
+)
+
+/**
+ * The first of {@link searchPaths} that exists (else the first of them).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultPath: string = searchPaths.find((path) => existsSync(path)) ?? searchPaths[0]!
 
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length)
 
@@ -260,7 +278,7 @@ const selfTestOpener = (addon: Addon, opener: TokenOpener, key: Uint8Array): str
  * @category models
  */
 export interface Options {
-  /** The addon binary; defaults to {@link defaultPath}. */
+  /** The addon binary; by default the first of {@link searchPaths} that loads. */
   readonly path?: string
   /** Source of nonces/IVs; defaults to node:crypto's CSPRNG. */
   readonly random?: (length: number) => Uint8Array
@@ -434,70 +452,105 @@ const fromAddon = (addon: Addon, path: string, options: Options | undefined): Na
   liveContexts: addon.liveContexts
 })
 
-const loadAddon = (path: string): Either.Either<Addon, NativeCryptoUnavailable> => {
+/** Why one binary did not load; {@link locate} turns it into a {@link NativeCryptoUnavailable}. */
+interface Failure {
+  readonly reason: NativeCryptoUnavailable["reason"]
+  readonly detail: string
+  readonly cause?: unknown
+}
+
+const loadAddon = (path: string): Either.Either<Addon, Failure> => {
   let exported: unknown
   try {
     exported = createRequire(import.meta.url)(path)
   } catch (cause) {
-    const code = (cause as { code?: unknown } | null)?.code
-    const notBuilt = code === "MODULE_NOT_FOUND" || code === "ENOENT"
-    return Either.left(
-      new NativeCryptoUnavailable({
-        reason: notBuilt ? "NotBuilt" : "LoadFailed",
-        path,
-        message: notBuilt
-          ? `native crypto addon not built (${path}); run adapters/native-crypto/build.sh`
-          : `native crypto addon failed to load (${path}): ${String((cause as Error | null)?.message ?? cause)}`,
-        cause
-      })
-    )
+    return Either.left({ reason: "LoadFailed", detail: String((cause as Error | null)?.message ?? cause), cause })
   }
-  if (!isAddon(exported)) {
-    return Either.left(
-      new NativeCryptoUnavailable({ reason: "LoadFailed", path, message: `not the native crypto addon: ${path}` })
-    )
-  }
+  if (!isAddon(exported)) return Either.left({ reason: "LoadFailed", detail: "not the native crypto addon" })
   let failure: string | undefined
   try {
     failure = selfTest(exported)
   } catch (cause) {
     failure = `threw ${String(cause)}`
   }
-  return failure === undefined ? Either.right(exported) : Either.left(
-    new NativeCryptoUnavailable({
-      reason: "SelfTestFailed",
-      path,
-      message: `native crypto self-test failed: ${failure}`
-    })
-  )
+  return failure === undefined ? Either.right(exported) : Either.left({ reason: "SelfTestFailed", detail: failure })
 }
 
-const cache = new Map<string, Either.Either<Addon, NativeCryptoUnavailable>>()
-// One NativeCrypto per path for the default options: key rings cache their native handles and key
-// table per Crypto object, so every layer and `make()` call sharing it keeps them warm.
-const defaults = new Map<string, NativeCrypto>()
+// Per path, once it exists: a binary is loaded (and self-tested) at most once per process. A missing
+// path is looked at again on every call, so a binary built while the process runs is found.
+const cache = new Map<string, Either.Either<Addon, Failure>>()
 
-/**
- * Loads (once per path) and self-tests the addon. Without `random` or `pool`
- * options, every call for the same path returns the same object.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const load = (options?: Options): Either.Either<NativeCrypto, NativeCryptoUnavailable> => {
-  const path = options?.path ?? defaultPath
+const addonAt = (path: string): Either.Either<Addon, Failure> => {
+  if (!existsSync(path)) return Either.left({ reason: "NotBuilt", detail: "no such file" })
   let addon = cache.get(path)
   if (addon === undefined) {
     addon = loadAddon(path)
     cache.set(path, addon)
   }
-  if (options?.random !== undefined || options?.pool !== undefined) {
-    return Either.map(addon, (a) => fromAddon(a, path, options))
+  return addon
+}
+
+const BUILD_HINT = "to build it from source (needs a C compiler, make and python3): npx effect-uid2-build-native"
+
+/** The first of `paths` that loads and passes the self-test, else why not (the first real failure wins). */
+const locate = (
+  paths: ReadonlyArray<string>,
+  hint: string | undefined
+): Either.Either<readonly [path: string, addon: Addon], NativeCryptoUnavailable> => {
+  let failed: readonly [string, Failure] | undefined
+  for (const path of paths) {
+    const addon = addonAt(path)
+    if (Either.isRight(addon)) return Either.right([path, addon.right] as const)
+    if (failed === undefined || (failed[1].reason === "NotBuilt" && addon.left.reason !== "NotBuilt")) {
+      failed = [path, addon.left]
+    }
   }
-  return Either.map(addon, (a) => {
+  const [path, failure] = failed ?? [paths[0] ?? "", { reason: "NotBuilt", detail: "no path to try" } as const]
+  const tried = paths.length > 1 ? `; tried ${paths.join(", ")}` : ""
+  const message = failure.reason === "NotBuilt"
+    ? `native crypto addon not found; tried ${paths.join(", ")}${hint === undefined ? "" : `; ${hint}`}`
+    : failure.reason === "LoadFailed"
+    ? `native crypto addon failed to load (${path}): ${failure.detail}${tried}`
+    : `native crypto self-test failed (${path}): ${failure.detail}${tried}`
+  return Either.left(
+    new NativeCryptoUnavailable({
+      reason: failure.reason,
+      path,
+      tried: paths,
+      message,
+      ...(failure.cause === undefined ? {} : { cause: failure.cause })
+    })
+  )
+}
+
+// One NativeCrypto per path for the default options: key rings cache their native handles and key
+// table per Crypto object, so every layer and `make()` call sharing it keeps them warm.
+const defaults = new Map<string, NativeCrypto>()
+
+/**
+ * Loads (once per path) and self-tests the addon at `options.path`, or the
+ * first of {@link searchPaths} that loads. Without `random` or `pool`
+ * options, every call that ends at the same path returns the same object.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const load = (options?: Options): Either.Either<NativeCrypto, NativeCryptoUnavailable> => {
+  const located = options?.path !== undefined ?
+    locate([resolve(options.path)], undefined) :
+    locate(
+      searchPaths,
+      process.env[ENV_OVERRIDE] === undefined || process.env[ENV_OVERRIDE] === ""
+        ? BUILD_HINT
+        : `${ENV_OVERRIDE} is set, so no other path is tried`
+    )
+  if (options?.random !== undefined || options?.pool !== undefined) {
+    return Either.map(located, ([path, addon]) => fromAddon(addon, path, options))
+  }
+  return Either.map(located, ([path, addon]) => {
     let crypto = defaults.get(path)
     if (crypto === undefined) {
-      crypto = fromAddon(a, path, options)
+      crypto = fromAddon(addon, path, options)
       defaults.set(path, crypto)
     }
     return crypto
@@ -513,7 +566,34 @@ export const load = (options?: Options): Either.Either<NativeCrypto, NativeCrypt
 export const make = (options?: Options): NativeCrypto | undefined => Either.getOrUndefined(load(options))
 
 const describe = (crypto: CryptoShape): string =>
-  crypto.name === "native" ? `native (N-API, ${(crypto as NativeCrypto).opensslVersion})` : crypto.name
+  isNative(crypto) ? `native (N-API, ${crypto.opensslVersion}) from ${crypto.path}` : crypto.name
+
+const PREFIX = "effect-uid2 Crypto implementation:"
+
+const nativeLayer = (options: Options | undefined): Layer.Layer<Crypto, NativeCryptoUnavailable> =>
+  Layer.effect(
+    Crypto,
+    Effect.gen(function*() {
+      const native = yield* load(options)
+      yield* Effect.logInfo(`${PREFIX} ${describe(native)}`)
+      return native
+    })
+  )
+
+const bestLayer = (options: Options | undefined): Layer.Layer<Crypto> =>
+  Layer.effect(
+    Crypto,
+    Effect.gen(function*() {
+      const loaded = load(options)
+      const crypto: CryptoShape = Either.isRight(loaded) ? loaded.right : makeNode(secureRandom)
+      yield* Effect.logInfo(
+        Either.isRight(loaded)
+          ? `${PREFIX} ${describe(crypto)}`
+          : `${PREFIX} ${describe(crypto)} (native unavailable: ${loaded.left.reason}: ${loaded.left.message})`
+      )
+      return crypto
+    })
+  )
 
 /**
  * The native layer at a given addon path; fails when the addon is unavailable.
@@ -521,15 +601,7 @@ const describe = (crypto: CryptoShape): string =>
  * @since 0.1.0
  * @category layers
  */
-export const layerAt = (path: string): Layer.Layer<Crypto, NativeCryptoUnavailable> =>
-  Layer.effect(
-    Crypto,
-    Effect.gen(function*() {
-      const native = yield* load({ path })
-      yield* Effect.logInfo(`effect-uid2 Crypto implementation: ${describe(native)}`)
-      return native
-    })
-  )
+export const layerAt = (path: string): Layer.Layer<Crypto, NativeCryptoUnavailable> => nativeLayer({ path })
 
 /**
  * The native implementation, or node:crypto (`makeNode`, secure random) when
@@ -538,38 +610,29 @@ export const layerAt = (path: string): Layer.Layer<Crypto, NativeCryptoUnavailab
  * @since 0.1.0
  * @category layers
  */
-export const layerBestAt = (path: string): Layer.Layer<Crypto> =>
-  Layer.effect(
-    Crypto,
-    Effect.gen(function*() {
-      const loaded = load({ path })
-      const crypto: CryptoShape = Either.isRight(loaded) ? loaded.right : makeNode(secureRandom)
-      yield* Effect.logInfo(
-        Either.isRight(loaded)
-          ? `effect-uid2 Crypto implementation: ${describe(crypto)}`
-          : `effect-uid2 Crypto implementation: ${describe(crypto)} (native unavailable: ${loaded.left.reason})`
-      )
-      return crypto
-    })
-  )
+export const layerBestAt = (path: string): Layer.Layer<Crypto> => bestLayer({ path })
 
 /**
- * The native implementation; fails with {@link NativeCryptoUnavailable} when
- * the addon is missing or broken. Logs the active implementation once.
+ * The native implementation from the first of {@link searchPaths} that
+ * loads; fails with {@link NativeCryptoUnavailable} when none does. Logs the
+ * active implementation and the binary's path once, e.g.
+ * `effect-uid2 Crypto implementation: native (N-API, OpenSSL 3.0.19 27 Jan 2026) from /app/node_modules/effect-uid2/prebuilds/linux-x64-glibc/native_crypto.node`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Crypto, NativeCryptoUnavailable> = layerAt(defaultPath)
+export const layer: Layer.Layer<Crypto, NativeCryptoUnavailable> = nativeLayer(undefined)
 
 /**
- * The native implementation when it loads, else node:crypto, silently (one
- * info log line names the implementation in use; see {@link activeName}).
+ * The native implementation when one of {@link searchPaths} loads, else
+ * node:crypto. One info log line names the implementation in use and the
+ * binary's path, or why native is unavailable and every path it tried (see
+ * also {@link activeName}).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerBest: Layer.Layer<Crypto> = layerBestAt(defaultPath)
+export const layerBest: Layer.Layer<Crypto> = bestLayer(undefined)
 
 /**
  * The name of the `Crypto` implementation in context: `"native"`, `"node"`,

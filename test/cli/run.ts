@@ -20,7 +20,9 @@ const sources = (): Array<string> => {
       const path = join(dir, entry.name)
       return entry.isDirectory() ? walk(path) : entry.name.endsWith(".ts") ? [path] : []
     })
-  return [...walk(join(ROOT, "src")), join(ROOT, "adapters", "native-crypto", "index.ts")]
+  const adapter = join(ROOT, "adapters", "native-crypto")
+  const loader = readdirSync(adapter).filter((name) => name.endsWith(".ts")).map((name) => join(adapter, name))
+  return [...walk(join(ROOT, "src")), ...loader]
 }
 
 interface Esbuild {

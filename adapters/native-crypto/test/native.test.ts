@@ -899,6 +899,7 @@ describe("native crypto: loader and layers", () => {
       expect(lines).toHaveLength(1)
       expect(lines[0]).toContain("native")
       expect(lines[0]).toContain(native.opensslVersion)
+      expect(lines[0]).toContain(`from ${native.path}`)
     }))
 
   it.effect("layerBest: native when it loads", () =>
@@ -920,6 +921,8 @@ describe("native crypto: loader and layers", () => {
       const error = yield* Effect.flip(NativeCrypto.activeName.pipe(Effect.provide(NativeCrypto.layerAt(missing))))
       expect(error._tag).toBe("NativeCryptoUnavailable")
       expect(error.reason).toBe("NotBuilt")
+      expect(error.tried).toEqual([missing])
+      expect(error.message).toBe(`native crypto addon not found; tried ${missing}`)
       expect(failed.lines).toHaveLength(0)
 
       const best = yield* capture(
@@ -946,10 +949,16 @@ describe("native crypto: loader and layers", () => {
     }
     const withNative = run({ EFFECT_UID2_NATIVE_CRYPTO: native.path })
     expect(withNative.decrypted).toBe(true)
-    expect(withNative.crypto).toEqual([expect.stringContaining(`native (N-API, ${native.opensslVersion})`)])
+    expect(withNative.crypto).toEqual([
+      expect.stringContaining(`native (N-API, ${native.opensslVersion}) from ${native.path}`)
+    ])
     const without = run({ EFFECT_UID2_NATIVE_CRYPTO: join(tmpdir(), "no-such-dir", "native_crypto.node") })
     expect(without.decrypted).toBe(true)
-    expect(without.crypto).toEqual([expect.stringMatching(/implementation: node \(native unavailable: NotBuilt\)/)])
+    expect(without.crypto).toEqual([
+      `effect-uid2 Crypto implementation: node (native unavailable: NotBuilt: native crypto addon not found; tried ${
+        join(tmpdir(), "no-such-dir", "native_crypto.node")
+      }; EFFECT_UID2_NATIVE_CRYPTO is set, so no other path is tried)`
+    ])
   })
 
   it.effect("make() and the layers share one object per path (rings cache native handles per Crypto object)", () =>
