@@ -16,6 +16,7 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -30,7 +31,7 @@ import type * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Bidstream from "./Bidstream.js"
-import type { Crypto } from "./Crypto.js"
+import { Crypto } from "./Crypto.js"
 import type { DecryptError, EncryptError } from "./DecryptError.js"
 import type { DecryptResult as CoreDecryptResult } from "./Decryption.js"
 import type * as Dii from "./Dii.js"
@@ -38,6 +39,14 @@ import * as HttpTransport from "./HttpTransport.js"
 import * as IdentityMap from "./IdentityMap.js"
 import * as IdentityTokens from "./IdentityTokens.js"
 import { layerBestCrypto } from "./internal/bestCrypto.js"
+import {
+  dueForRemap as plainDueForRemap,
+  mapResponseOf,
+  mapResultOf,
+  optOutResponseOf,
+  optOutResultOf,
+  progressRef
+} from "./internal/plainResults.js"
 import type * as KeyRefresher from "./KeyRefresher.js"
 import * as KeyStore from "./KeyStore.js"
 import * as OptOut from "./OptOut.js"
@@ -159,6 +168,11 @@ export interface BidstreamClient extends Closable {
   readonly refresh: (options?: CallOptions) => Promise<void>
   /** Key health: readiness, source, last success and failure, ring age. */
   readonly status: () => Promise<KeyRefresher.Status>
+  /**
+   * The Crypto implementation in use, `"native"` or `"node"`:
+   * the native addon when it loads, else node:crypto.
+   */
+  readonly crypto: string
 }
 
 /**
@@ -174,6 +188,11 @@ export interface SharingClient extends Closable {
   readonly decrypt: (token: string) => DecryptResult
   readonly refresh: (options?: CallOptions) => Promise<void>
   readonly status: () => Promise<KeyRefresher.Status>
+  /**
+   * The Crypto implementation in use, `"native"` or `"node"`:
+   * the native addon when it loads, else node:crypto.
+   */
+  readonly crypto: string
 }
 
 /**
@@ -217,13 +236,24 @@ export type SessionResult =
   | { readonly action: "drop"; readonly reason: Publisher.DropReason }
 
 /**
+ * Options of one `generateToken`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GenerateOptions extends CallOptions {
+  /** The user's IAB TCF v2 consent string, sent as `tcf_consent_string`; EUID operators evaluate it, UID2 ones ignore it. */
+  readonly tcfConsentString?: string | undefined
+}
+
+/**
  * A publisher client.
  *
  * @since 0.1.0
  * @category models
  */
 export interface PublisherClient extends Closable {
-  readonly generateToken: (identity: Identity, options?: CallOptions) => Promise<TokenResult>
+  readonly generateToken: (identity: Identity, options?: GenerateOptions) => Promise<TokenResult>
   /** Refreshes a stored identity (its JSON, as `identityJson` gave it). */
   readonly refreshToken: (identityJson: string, options?: CallOptions) => Promise<TokenResult>
   /** Keeps, refreshes or drops a stored identity: the per-request session step. */
@@ -233,6 +263,80 @@ export interface PublisherClient extends Closable {
    * exactly as given (an email, a phone, or their hashes).
    */
   readonly validateToken: (token: string, dii: Publisher.ValidateDii, options?: CallOptions) => Promise<boolean>
+}
+
+/**
+ * A problem with one input or one request, as plain values: `code` is the
+ * tag of the SDK error (`"InvalidEmail"`, `"OperatorUnavailable"`, …).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ErrorInfo {
+  readonly code: string
+  readonly message: string
+}
+
+/**
+ * The answer for one identity of an identity map:
+ *
+ * - `mapped`: `currentRawUid`; `previousRawUid` for 90 days after the
+ *   identity's salt rotated (else `undefined`); `refreshFrom`, the time
+ *   before which the raw UID will not change (re-map after it:
+ *   {@link dueForRemap}).
+ * - `unmapped`: the operator did not map it; `reason` is `"OptOut"`,
+ *   `"InvalidIdentifier"` or `"Unknown"` (`rawReason` is the operator's word).
+ * - `invalid`: rejected locally before any request.
+ * - `failed`: its request still failed after the retries; every other input
+ *   of that request failed the same way.
+ *
+ * `input` is the identity as the caller gave it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MapResult =
+  | {
+    readonly status: "mapped"
+    readonly input: Identity
+    readonly currentRawUid: string
+    readonly previousRawUid: string | undefined
+    readonly refreshFrom: Date
+  }
+  | {
+    readonly status: "unmapped"
+    readonly input: Identity
+    readonly reason: IdentityMap.UnmappedReason
+    readonly rawReason: string
+  }
+  | { readonly status: "invalid"; readonly input: Identity; readonly error: ErrorInfo }
+  | { readonly status: "failed"; readonly input: Identity; readonly error: ErrorInfo }
+
+/**
+ * All results of a `mapAll`, in input order, and each kind keyed by the
+ * identity's string as given (the email, phone or hash).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MapResponse {
+  readonly results: ReadonlyArray<MapResult>
+  readonly mapped: ReadonlyMap<string, Extract<MapResult, { status: "mapped" }>>
+  readonly unmapped: ReadonlyMap<string, Extract<MapResult, { status: "unmapped" }>>
+  readonly invalid: ReadonlyMap<string, Extract<MapResult, { status: "invalid" }>>
+  readonly failed: ReadonlyMap<string, Extract<MapResult, { status: "failed" }>>
+}
+
+/**
+ * Options of one `map` or `mapAll`: the client's tuning, overridden, and a
+ * callback for progress (called as counters change, and once more with the
+ * final counts).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MapCallOptions extends CallOptions, IdentityMap.ClientOptions {
+  readonly onProgress?: ((progress: IdentityMap.Progress) => void) | undefined
 }
 
 /**
@@ -249,10 +353,69 @@ export interface IdentityMapClient extends Closable {
    */
   readonly map: (
     inputs: Iterable<Identity> | AsyncIterable<Identity>,
-    options?: CallOptions & IdentityMap.MapOptions
-  ) => AsyncIterable<IdentityMap.MapResult>
+    options?: MapCallOptions
+  ) => AsyncIterable<MapResult>
   /** Maps a small list and groups the results. */
-  readonly mapAll: (inputs: Iterable<Identity>, options?: CallOptions) => Promise<IdentityMap.MapResponse>
+  readonly mapAll: (inputs: Iterable<Identity>, options?: MapCallOptions) => Promise<MapResponse>
+}
+
+/**
+ * What a stored mapping must keep for {@link dueForRemap}: a `mapped`
+ * result is one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredIdentity {
+  readonly input: Identity
+  readonly refreshFrom: Date
+}
+
+/**
+ * The identities of stored mappings whose refresh-from time has come at
+ * `at` (default now), in the order given: map them again.
+ *
+ * @since 0.1.0
+ * @category re-mapping
+ */
+export const dueForRemap: (stored: Iterable<StoredIdentity>, at?: Date | number) => Array<Identity> = plainDueForRemap
+
+/**
+ * The opt-out status of one raw UID2: `optedOut` (since `optedOutSince`),
+ * `notOptedOut`, `invalid` (not a raw UID2; nothing was sent) or `failed`
+ * (its request still failed after the retries).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OptOutResult =
+  | { readonly status: "optedOut"; readonly rawUid: string; readonly optedOutSince: Date }
+  | { readonly status: "notOptedOut"; readonly rawUid: string }
+  | { readonly status: "invalid"; readonly rawUid: string; readonly error: ErrorInfo }
+  | { readonly status: "failed"; readonly rawUid: string; readonly error: ErrorInfo }
+
+/**
+ * All results of an `optOutAll`, in input order, and each kind keyed by raw UID.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OptOutResponse {
+  readonly results: ReadonlyArray<OptOutResult>
+  readonly optedOut: ReadonlyMap<string, Extract<OptOutResult, { status: "optedOut" }>>
+  readonly notOptedOut: ReadonlyMap<string, Extract<OptOutResult, { status: "notOptedOut" }>>
+  readonly invalid: ReadonlyMap<string, Extract<OptOutResult, { status: "invalid" }>>
+  readonly failed: ReadonlyMap<string, Extract<OptOutResult, { status: "failed" }>>
+}
+
+/**
+ * Options of one `optOut` or `optOutAll`, like {@link MapCallOptions}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OptOutCallOptions extends CallOptions, OptOut.ClientOptions {
+  readonly onProgress?: ((progress: OptOut.Progress) => void) | undefined
 }
 
 /**
@@ -265,10 +428,10 @@ export interface OptOutClient extends Closable {
   /** The opt-out status of raw UID2s as they come, one result per raw UID. */
   readonly optOut: (
     rawUids: Iterable<string> | AsyncIterable<string>,
-    options?: CallOptions & OptOut.StatusOptions
-  ) => AsyncIterable<OptOut.StatusResult>
+    options?: OptOutCallOptions
+  ) => AsyncIterable<OptOutResult>
   /** The opt-out status of a small list, grouped. */
-  readonly optOutAll: (rawUids: Iterable<string>, options?: CallOptions) => Promise<OptOut.StatusResponse>
+  readonly optOutAll: (rawUids: Iterable<string>, options?: OptOutCallOptions) => Promise<OptOutResponse>
 }
 
 // ---------------------------------------------------------------------------
@@ -287,23 +450,23 @@ const toError = (cause: Cause.Cause<unknown>): Uid2Error => {
   return new Uid2Error("unexpected failure inside the SDK", "Defect", { cause: Cause.squash(cause) })
 }
 
-interface Started<S> {
+interface Started<S, R> {
   readonly service: S
-  readonly run: <A, E>(effect: Effect.Effect<A, E>, options?: CallOptions) => Promise<A>
+  readonly run: <A, E>(effect: Effect.Effect<A, E, R>, options?: CallOptions) => Promise<A>
   /** A stream's elements as an async iterable; aborting the signal ends it. */
   readonly iterate: <A, E>(stream: Stream.Stream<A, E>, options?: CallOptions) => AsyncIterable<A>
   readonly closable: Closable
 }
 
 /** Builds `layer` once, reads the client service, and keeps the runtime for async calls until closed. */
-const start = async <I, S, E>(
+const start = async <I extends R, S, E, R = I>(
   tag: Context.Tag<I, S>,
-  layer: Layer.Layer<I, E>,
+  layer: Layer.Layer<R, E>,
   options: ConnectionOptions
-): Promise<Started<S>> => {
+): Promise<Started<S, R>> => {
   const logLevel = LogLevel.fromLiteral(options.logLevel ?? "Warning")
   const runtime = ManagedRuntime.make(Layer.provide(layer, Logger.minimumLogLevel(logLevel)))
-  const run = async <A, E2>(effect: Effect.Effect<A, E2, I>, options?: CallOptions): Promise<A> => {
+  const run = async <A, E2>(effect: Effect.Effect<A, E2, R>, options?: CallOptions): Promise<A> => {
     const exit = await runtime.runPromiseExit(
       effect,
       options?.signal === undefined ? undefined : { signal: options.signal }
@@ -314,7 +477,7 @@ const start = async <I, S, E>(
   let closing: Promise<void> | undefined
   const close = () => (closing ??= runtime.dispose())
   const iterateOn =
-    (rt: Runtime.Runtime<I>) => <A, E2>(stream: Stream.Stream<A, E2, I>, options?: CallOptions): AsyncIterable<A> => {
+    (rt: Runtime.Runtime<R>) => <A, E2>(stream: Stream.Stream<A, E2, R>, options?: CallOptions): AsyncIterable<A> => {
       const signal = options?.signal
       const bounded = signal === undefined ? stream : Stream.interruptWhen(
         stream,
@@ -325,7 +488,7 @@ const start = async <I, S, E>(
           return Effect.sync(() => signal.removeEventListener("abort", onAbort))
         })
       )
-      return Stream.toAsyncIterableRuntime<A, I>(rt)(Stream.mapError(bounded, (e) => toError(Cause.fail(e))))
+      return Stream.toAsyncIterableRuntime<A, R>(rt)(Stream.mapError(bounded, (e) => toError(Cause.fail(e))))
     }
   try {
     const service = await run(tag)
@@ -351,18 +514,22 @@ const clientOptions = (options: KeyedClientOptions) => ({
   keyStoreSlot: options.keyStoreSlot
 })
 
-/** A keyed client's layer on the caller's key store (else its own memory), the best Crypto and Node's HTTP client. */
+/**
+ * A keyed client's layer on the caller's key store (else its own memory), the best Crypto and Node's HTTP
+ * client; the Crypto stays in the output so that the client can say which implementation is active.
+ */
 const keyedLayer = <I, S, E>(
   tag: Context.Tag<I, S>,
   make: Effect.Effect<S, E, HttpTransport.HttpTransport | KeyStore.KeyStore | Crypto | Scope.Scope>,
   options: KeyedClientOptions
-): Layer.Layer<I, unknown> =>
+): Layer.Layer<I | Crypto, unknown> =>
   Layer.scoped(tag, make).pipe(
     Layer.provide(HttpTransport.layerNode(transportOptions(options))),
-    Layer.provide(
-      Layer.merge(options.keyStore ?? Layer.effect(KeyStore.KeyStore, KeyStore.makeMemory()), layerBestCrypto)
-    )
+    Layer.provide(options.keyStore ?? Layer.effect(KeyStore.KeyStore, KeyStore.makeMemory())),
+    Layer.provideMerge(layerBestCrypto)
   )
+
+const cryptoName = Effect.map(Crypto, (crypto) => crypto.name)
 
 const decryptResult = (result: CoreDecryptResult): DecryptResult => {
   if (result._tag === "DecryptedToken") {
@@ -395,6 +562,7 @@ export const createBidstreamClient = async (options: KeyedClientOptions): Promis
   )
   return {
     decrypt: (token, domainOrAppName) => decryptResult(service.decryptSync(token, domainOrAppName)),
+    crypto: await run(cryptoName),
     refresh: (callOptions) => run(service.refresh, callOptions),
     status: () => run(service.status),
     ...closable
@@ -416,6 +584,7 @@ export const createSharingClient = async (options: KeyedClientOptions): Promise<
   return {
     encrypt: (rawUid) => encryptResult(service.encryptSync(rawUid)),
     decrypt: (token) => decryptResult(service.decryptSync(token)),
+    crypto: await run(cryptoName),
     refresh: (callOptions) => run(service.refresh, callOptions),
     status: () => run(service.status),
     ...closable
@@ -423,7 +592,8 @@ export const createSharingClient = async (options: KeyedClientOptions): Promise<
 }
 
 const generateInput = (
-  identity: Identity
+  identity: Identity,
+  tcfConsentString: string | undefined
 ): Effect.Effect<TokenGenerateInput.TokenGenerateInput, Dii.InvalidDii | Uid2Error> =>
   Effect.suspend(() => {
     const value = (typeof identity === "object" && identity !== null ? identity : {}) as Partial<
@@ -439,7 +609,10 @@ const generateInput = (
         : value.phoneHash !== undefined
         ? TokenGenerateInput.fromHashedPhone(value.phoneHash)
         : Either.left(new Uid2Error("give one of email, phone, emailHash or phoneHash", "InvalidIdentity"))
-    return Either.match(input, { onLeft: Effect.fail, onRight: Effect.succeed })
+    const withConsent = tcfConsentString === undefined
+      ? input
+      : Either.map(input, TokenGenerateInput.withTransparencyAndConsentString(tcfConsentString))
+    return Either.match(withConsent, { onLeft: Effect.fail, onRight: Effect.succeed })
   })
 
 const tokenResult = (response: Publisher.TokenResponse): TokenResult =>
@@ -473,7 +646,13 @@ export const createPublisherClient = async (options: ConnectionOptions): Promise
   )
   return {
     generateToken: (identity, callOptions) =>
-      run(Effect.map(Effect.flatMap(generateInput(identity), service.generateToken), tokenResult), callOptions),
+      run(
+        Effect.map(
+          Effect.flatMap(generateInput(identity, callOptions?.tcfConsentString), service.generateToken),
+          tokenResult
+        ),
+        callOptions
+      ),
     refreshToken: (identityJson, callOptions) =>
       run(Effect.map(Effect.flatMap(storedIdentity(identityJson), service.refreshToken), tokenResult), callOptions),
     refreshIfNeeded: (identityJson, callOptions) =>
@@ -517,6 +696,15 @@ const toInput = (identity: Identity): IdentityMap.Input => {
     : IdentityMap.Input.PhoneHash({ value: value.phoneHash as string })
 }
 
+/** The Effect client's options of one call: the caller's tuning and the progress ref, without the facade's fields. */
+const mapOptions = <O extends CallOptions & { readonly onProgress?: unknown }, P>(
+  callOptions: O | undefined,
+  progress: P | undefined
+): Omit<O, "signal" | "onProgress"> & { readonly progress: P | undefined } => {
+  const { onProgress: _onProgress, signal: _signal, ...tuning } = callOptions ?? ({} as O)
+  return { ...tuning, progress }
+}
+
 const streamOf = <A>(items: Iterable<A> | AsyncIterable<A>): Stream.Stream<A, Uid2Error> =>
   Symbol.asyncIterator in Object(items)
     ? Stream.fromAsyncIterable(
@@ -541,10 +729,24 @@ export const createIdentityMapClient = async (
     IdentityMap.layer({ ...options, ...transportOptions(options) }),
     options
   )
+  const mapStream = (inputs: Iterable<Identity> | AsyncIterable<Identity>, callOptions: MapCallOptions | undefined) =>
+    Stream.unwrapScoped(
+      Effect.map(
+        progressRef(IdentityMap.initialProgress, callOptions?.onProgress),
+        (progress) =>
+          Stream.map(
+            service.mapStream(Stream.map(streamOf(inputs), toInput), mapOptions(callOptions, progress)),
+            mapResultOf
+          )
+      )
+    )
   return {
-    map: (inputs, callOptions) =>
-      iterate(service.mapStream(Stream.map(streamOf(inputs), toInput), callOptions), callOptions),
-    mapAll: (inputs, callOptions) => run(service.map(Array.from(inputs, toInput)), callOptions),
+    map: (inputs, callOptions) => iterate(mapStream(inputs, callOptions), callOptions),
+    mapAll: (inputs, callOptions) =>
+      run(
+        Effect.map(Stream.runCollect(mapStream(inputs, callOptions)), (r) => mapResponseOf(Chunk.toArray(r))),
+        callOptions
+      ),
     ...closable
   }
 }
@@ -564,9 +766,24 @@ export const createOptOutClient = async (
     OptOut.layer({ ...options, ...transportOptions(options) }),
     options
   )
+  const statusStream = (
+    rawUids: Iterable<string> | AsyncIterable<string>,
+    callOptions: OptOutCallOptions | undefined
+  ) =>
+    Stream.unwrapScoped(
+      Effect.map(
+        progressRef(OptOut.initialProgress, callOptions?.onProgress),
+        (progress) =>
+          Stream.map(service.statusStream(streamOf(rawUids), mapOptions(callOptions, progress)), optOutResultOf)
+      )
+    )
   return {
-    optOut: (rawUids, callOptions) => iterate(service.statusStream(streamOf(rawUids), callOptions), callOptions),
-    optOutAll: (rawUids, callOptions) => run(service.status(rawUids), callOptions),
+    optOut: (rawUids, callOptions) => iterate(statusStream(rawUids, callOptions), callOptions),
+    optOutAll: (rawUids, callOptions) =>
+      run(
+        Effect.map(Stream.runCollect(statusStream(rawUids, callOptions)), (r) => optOutResponseOf(Chunk.toArray(r))),
+        callOptions
+      ),
     ...closable
   }
 }

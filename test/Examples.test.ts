@@ -109,13 +109,13 @@ describe("README, Promise style", () => {
     const customers = [{ email: "user@example.com" }, { phone: "+12345678901" }, { email: "not an email" }]
     const seen: Array<string> = []
     for await (const result of mapper.map(customers)) {
-      if (result._tag === "Mapped") seen.push(`${result.currentRawUid} until ${result.refreshFrom.epochMillis}`)
-      else seen.push(result._tag)
+      if (result.status === "mapped") seen.push(`${result.currentRawUid} until ${result.refreshFrom.getTime()}`)
+      else seen.push(result.status)
     }
     const rawUid = await run(op.rawUidOf({ email: "user@example.com" }))
     expect(seen).toHaveLength(3)
     expect(seen[0]).toMatch(new RegExp(`^${rawUid.replace(/[+/]/g, "\\$&")} until \\d+$`))
-    expect(seen[2]).toBe("Invalid")
+    expect(seen[2]).toBe("invalid")
   })
 
   it("opt-out status: optOutAll", async () => {
@@ -124,7 +124,7 @@ describe("README, Promise style", () => {
     const status = await optOut.optOutAll(["ufv1uGRovNiJNbJqiE/xzM+aKE7jP69MgspOZoEQ3xc=", gone])
     const lines: Array<string> = []
     for (const [rawUid, result] of status.optedOut) {
-      lines.push(`${rawUid} opted out at ${new Date(result.optedOutSince.epochMillis).toISOString()}`)
+      lines.push(`${rawUid} opted out at ${result.optedOutSince.toISOString()}`)
     }
     expect(lines).toEqual([
       `${gone} opted out at ${new Date(TestOperator.TEST_IDENTITIES_OPTED_OUT_SINCE).toISOString()}`

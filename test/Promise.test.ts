@@ -4,12 +4,14 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type * as IdentityMap from "../src/IdentityMap.js"
 import {
   createBidstreamClient,
   createIdentityMapClient,
   createOptOutClient,
   createPublisherClient,
   createSharingClient,
+  dueForRemap,
   Uid2Error
 } from "../src/promise.js"
 import * as TestOperator from "../src/testing/TestOperator.js"
@@ -118,7 +120,7 @@ describe("effect-uid2/promise", () => {
     expect(await publisher.validateToken(generated.advertisingToken, { email: "other@example.com" })).toBe(false)
   })
 
-  it("identity map and opt-out: async iterables in and out, one result per input", async () => {
+  it("identity map and opt-out: async iterables in and out, plain values, one result per input", async () => {
     await using mapper = await createIdentityMapClient({ ...credentials(TestOperator.MAPPER_CLIENT), maxBatchItems: 3 })
     async function* people() {
       for (let i = 0; i < 7; i++) yield { email: `person${i}@example.com` }
@@ -127,16 +129,96 @@ describe("effect-uid2/promise", () => {
     }
     const results = []
     for await (const result of mapper.map(people())) results.push(result)
-    expect(results.map((r) => r._tag)).toEqual([...Array(8).fill("Mapped"), "Invalid"])
-    const rawUids = results.flatMap((r) => (r._tag === "Mapped" ? [r.currentRawUid] : []))
-    expect(rawUids).toHaveLength(8)
-    expect((await mapper.mapAll([{ email: "person0@example.com" }])).mapped).toHaveLength(1)
+    expect(results.map((r) => r.status)).toEqual([...Array(8).fill("mapped"), "invalid"])
+    expect(results[0]!.input).toEqual({ email: "person0@example.com" })
+    expect(results[7]!.input).toEqual({ phone: "+12345678901" })
+    const mapped = results.flatMap((r) => (r.status === "mapped" ? [r] : []))
+    expect(mapped[0]!.currentRawUid).toBe(await run(op.rawUidOf({ email: "person0@example.com" })))
+    expect(mapped[0]!.previousRawUid).toBeUndefined()
+    expect(mapped[0]!.refreshFrom).toBeInstanceOf(Date)
+    expect(mapped[0]!.refreshFrom.getTime()).toBeGreaterThan(Date.now())
+    const invalid = results[8]!
+    if (invalid.status !== "invalid") throw new Error("expected an invalid result")
+    expect(invalid.error).toEqual({ code: "InvalidEmail", message: expect.any(String) })
+
+    const all = await mapper.mapAll([{ email: "person0@example.com" }, { email: "x" }])
+    expect([...all.mapped.keys()]).toEqual(["person0@example.com"])
+    expect(all.mapped.get("person0@example.com")!.currentRawUid).toBe(mapped[0]!.currentRawUid)
+    expect([...all.invalid.keys()]).toEqual(["x"])
+    expect(all.results).toHaveLength(2)
 
     const gone = await run(op.rawUidOf({ email: "opted-out-later@example.com" }))
     await run(op.optOut({ email: "opted-out-later@example.com" }))
     await using optOut = await createOptOutClient(credentials(TestOperator.MAPPER_CLIENT))
     const statuses = []
-    for await (const status of optOut.optOut([rawUids[0]!, gone])) statuses.push(status._tag)
-    expect(statuses).toEqual(["NotOptedOut", "OptedOut"])
+    for await (const status of optOut.optOut([mapped[0]!.currentRawUid, gone])) statuses.push(status)
+    expect(statuses.map((s) => s.status)).toEqual(["notOptedOut", "optedOut"])
+    const since = statuses[1]!
+    if (since.status !== "optedOut") throw new Error("expected an opt-out")
+    expect(since.optedOutSince).toBeInstanceOf(Date)
+    expect(Math.abs(since.optedOutSince.getTime() - Date.now())).toBeLessThan(60 * 60_000)
+    const grouped = await optOut.optOutAll([gone, "not a raw uid"])
+    expect([...grouped.optedOut.keys()]).toEqual([gone])
+    expect([...grouped.invalid.keys()]).toEqual(["not a raw uid"])
+  })
+
+  it("onProgress sees the counters change and, last, the final counts", async () => {
+    await using mapper = await createIdentityMapClient({ ...credentials(TestOperator.MAPPER_CLIENT), maxBatchItems: 2 })
+    const seen: Array<IdentityMap.Progress> = []
+    const emails = Array.from({ length: 5 }, (_, i) => ({ email: `progress${i}@example.com` }))
+    const response = await mapper.mapAll([...emails, { email: "bad" }], { onProgress: (p) => seen.push(p) })
+    expect(response.results).toHaveLength(6)
+    expect(seen.length).toBeGreaterThan(1)
+    expect(seen.at(-1)).toMatchObject({ read: 6, mapped: 5, invalid: 1, failed: 0, inFlight: 0, requests: 3 })
+    // A callback that throws does not fail the mapping.
+    const results = []
+    for await (
+      const r of mapper.map(emails, {
+        onProgress: () => {
+          throw new Error("caller bug")
+        }
+      })
+    ) results.push(r)
+    expect(results).toHaveLength(5)
+  })
+
+  it("dueForRemap: the stored identities whose refresh-from time has come", async () => {
+    await using mapper = await createIdentityMapClient(credentials(TestOperator.MAPPER_CLIENT))
+    const { mapped } = await mapper.mapAll([{ email: "remap1@example.com" }, { phone: "+12345678902" }])
+    const stored = [...mapped.values()]
+    expect(dueForRemap(stored)).toEqual([])
+    const latest = Math.max(...stored.map((s) => s.refreshFrom.getTime()))
+    expect(dueForRemap(stored, latest)).toEqual(stored.map((s) => s.input))
+    expect(dueForRemap(stored, new Date(latest + 1))).toEqual([{ email: "remap1@example.com" }, {
+      phone: "+12345678902"
+    }])
+  })
+
+  it("bidstream and sharing clients say which Crypto implementation is active", async () => {
+    await using dsp = await createBidstreamClient(credentials(TestOperator.DSP_CLIENT))
+    await using sharer = await createSharingClient(credentials(TestOperator.SHARER_CLIENT))
+    expect(["native", "node"]).toContain(dsp.crypto)
+    expect(sharer.crypto).toBe(dsp.crypto)
+  })
+
+  it("publisher: generateToken passes the TCF consent string to an EUID operator", async () => {
+    const euid = await run(Scope.extend(TestOperator.make({ identityScope: "EUID" }), scope))
+    await using publisher = await createPublisherClient({
+      baseUrl: euid.baseUrl,
+      apiKey: TestOperator.PUBLISHER_CLIENT.apiKey,
+      secretKey: TestOperator.PUBLISHER_CLIENT.secret,
+      logLevel: "None"
+    })
+    const insufficient = await publisher
+      .generateToken({ email: "user@example.com" }, {
+        tcfConsentString: TestOperator.TestIdentities.insufficientConsent
+      })
+      .then(() => undefined, (e: unknown) => e)
+    expect(insufficient).toBeInstanceOf(Uid2Error)
+    expect((insufficient as Uid2Error).code).toBe("UnexpectedStatus")
+    const ok = await publisher.generateToken({ email: "user@example.com" }, {
+      tcfConsentString: TestOperator.TestIdentities.sufficientConsent
+    })
+    expect(ok.status).toBe("success")
   })
 })

@@ -30,6 +30,7 @@ const dsp = await createBidstreamClient({
 })
 const decrypted = dsp.decrypt(generated.advertisingToken, "publisher.example")
 const garbage = dsp.decrypt("not a token")
+if (dsp.crypto !== "native") fail(`the DSP client runs on ${dsp.crypto}, not the prebuilt native addon`)
 await dsp[Symbol.asyncDispose]()
 if (!decrypted.ok) fail(`decrypt: ${decrypted.reason}: ${decrypted.message}`)
 if (garbage.ok) fail("decrypt accepted garbage")
@@ -39,7 +40,7 @@ const mapper = await createIdentityMapClient(credentials("advertiser"))
 const mapped = []
 for await (const result of mapper.map([{ email }])) mapped.push(result)
 await mapper.close()
-if (mapped[0]?._tag !== "Mapped") fail(`map: ${JSON.stringify(mapped)}`)
+if (mapped[0]?.status !== "mapped") fail(`map: ${JSON.stringify(mapped)}`)
 if (mapped[0].currentRawUid !== decrypted.uid) fail("the decrypted raw UID is not the mapped one")
 
 console.log(
