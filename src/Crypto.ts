@@ -1,7 +1,7 @@
 /**
  * The `Crypto` service: the AES and hashing primitives the token core and the
  * envelope run on. Every method is a plain synchronous function so that a
- * decrypt costs no Effect per step (see the hot path rule in DESIGN.md); the
+ * decrypt costs at most one Effect, never one per step; the
  * service is still provided as a layer, so a native or a deterministic
  * implementation can be swapped in without the token core noticing.
  *

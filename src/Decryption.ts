@@ -1,5 +1,5 @@
 /**
- * The decrypt and encrypt algorithms of decrypt-rules.md, as plain total
+ * The token decrypt and sharing encrypt algorithms, as plain total
  * functions over a key ring snapshot, a `now` and a `Crypto`. They never
  * throw: a decrypt returns either a {@link DecryptedToken} or the typed error,
  * so the hot path allocates no wrapper and runs no Effect.
@@ -41,8 +41,11 @@ import {
 } from "./Token.js"
 
 /**
- * Who is decrypting, which decides the lifetime and domain checks
- * (decrypt-rules.md §1).
+ * Who is decrypting, which decides the lifetime and domain checks: a
+ * `bidstream` decrypt checks the token's lifetime against the ring's bidstream
+ * limit and, for client-side generated tokens, the domain or app name; a
+ * `sharing` decrypt checks the lifetime against the sharing limit only; a
+ * `legacy` decrypt checks neither.
  *
  * @since 0.1.0
  * @category models

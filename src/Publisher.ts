@@ -1,5 +1,5 @@
 /**
- * Publisher programs (publisher.md §1, §2, §4.3): exchange a user's email or
+ * Publisher programs: exchange a user's email or
  * phone (hashed locally) for an identity with `POST /v2/token/generate`, and
  * keep that identity alive with `POST /v2/token/refresh`.
  *
@@ -173,7 +173,7 @@ export const identityJsonString = (self: TokenResponse): string | undefined =>
 export type DropReason = "NotRefreshable" | "OptOut" | "InvalidRefreshToken" | "ExpiredRefreshToken"
 
 /**
- * What to do with the session identity (publisher.md §4.3):
+ * What to do with the session identity, decided on each request:
  *
  * - `Keep`: still fresh; keep using `identity` (the same one).
  * - `Refreshed`: it was due and has been refreshed; store the new `identity`.
@@ -739,7 +739,7 @@ export interface PublisherClientShape {
     identity: IdentityTokens.IdentityTokens
   ) => Effect.Effect<TokenRefreshResponse, RefreshTokenError>
   /**
-   * The per-request session step (publisher.md §4.3) at Effect's `Clock`
+   * The per-request session step at Effect's `Clock`
    * time: `Drop` an identity that is not refreshable, refresh one that is due
    * (`Refreshed`, or `Drop` on opt-out or a rejected refresh token), else
    * `Keep` it.
@@ -816,7 +816,7 @@ export const make: Effect.Effect<PublisherClientShape, never, HttpTransport.Http
 
     const decrypt = (self: IdentityTokens.IdentityTokens, body: string) =>
       self.refreshResponseKey === undefined
-        ? Effect.succeed(body) // v1 session: plain JSON (envelope.md §6)
+        ? Effect.succeed(body) // v1 session (no refresh response key): the operator answers in plain JSON
         : fromEither(Envelope.decodeRefreshResponse(crypto, self.refreshResponseKey, body))
 
     const refreshToken = (self: IdentityTokens.IdentityTokens) =>

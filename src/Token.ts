@@ -1,5 +1,5 @@
 /**
- * Advertising token codecs (tokens.md): version detection, the V2 (AES-CBC)
+ * Advertising token codecs: version detection, the V2 (AES-CBC)
  * and V3/V4 (AES-GCM) byte layouts, the prefix byte, privacy bits and raw UID
  * helpers. Everything here is a plain, total, synchronous function.
  *
@@ -89,7 +89,7 @@ export interface DecryptedToken extends TokenDetails {
 }
 
 // ---------------------------------------------------------------------------
-// Privacy bits (tokens.md §6)
+// Privacy bits (an int32; bit 0 is the least significant)
 
 /**
  * Privacy bit values.
@@ -138,7 +138,7 @@ export const isClientSideGenerated = (bits: number): boolean => ((bits >> 1) & 1
 export const isOptedOut = (bits: number): boolean => ((bits >> 2) & 1) === 1
 
 // ---------------------------------------------------------------------------
-// Prefix byte and version detection (tokens.md §3, §5.1)
+// Prefix byte and version detection
 
 /**
  * The V3/V4 prefix byte: `(scope << 4) | (type << 2) | 0b11`.
@@ -212,7 +212,7 @@ export const detectVersion = (text: string): TokenVersion | "invalid" | "unsuppo
 }
 
 // ---------------------------------------------------------------------------
-// Encoding (tokens.md §4, §5, §7)
+// Encoding: the V2 and V3/V4 layouts, as sharing encrypt and the test kit write them
 
 /**
  * The fields of a token to build. Times are epoch milliseconds.
@@ -324,7 +324,7 @@ export const encode = (
 }
 
 // ---------------------------------------------------------------------------
-// Raw UIDs (tokens.md §2, §7.2)
+// Raw UIDs: v2 ones are Base64 of 32 bytes, v3/v4 ones of 33 (a metadata byte first)
 
 /**
  * The longest raw UID text a sharing encrypt accepts, in characters; longer

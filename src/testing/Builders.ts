@@ -60,8 +60,9 @@ export const key = (spec: KeySpec): Key => {
 export const secretFor = (n: number): Uint8Array => seededRandom(n)(32)
 
 /**
- * What a ring holds besides keys; every field has the default of keys.md §5
- * unless set.
+ * What a ring holds besides keys. Unset fields take the defaults a key
+ * response without them gets: no caller site, master or default keyset, a
+ * 30-day token lifetime, UID2 scope, unlimited lifetimes, 1,800 s clock skew.
  *
  * @since 0.1.0
  * @category keys
@@ -108,7 +109,8 @@ export const keyRing = (spec: KeyRingSpec): KeyRing =>
   )
 
 /**
- * The keys of conformance.md §0 around `nowMs`: master key 164 in keyset 1
+ * The fixture keys of the reference SDKs' test suites (Java, .NET, Python)
+ * around `nowMs`: master key 164 in keyset 1
  * (active now … now+1d) and site key 165 in keyset 99999 (now−1d … now+1d),
  * with their published secrets.
  *
@@ -134,7 +136,8 @@ export const conformanceKeys = (nowMs: number): Array<KeySpec> => [
 
 /**
  * A sharing ring like the reference fixtures: caller site 9000, master keyset
- * 1, default keyset 99999, 30-day lifetimes, the conformance keys and sites.
+ * 1, default keyset 99999, 30-day lifetimes, {@link conformanceKeys} and
+ * {@link conformanceSites}.
  *
  * @since 0.1.0
  * @category keys
@@ -153,7 +156,7 @@ export const sharingRing = (nowMs: number, overrides: Partial<KeyRingSpec> = {})
 
 /**
  * A bidstream ring like the reference fixtures: 3-day lifetime, the
- * conformance keys without keysets, and the conformance sites.
+ * {@link conformanceKeys} without keysets, and {@link conformanceSites}.
  *
  * @since 0.1.0
  * @category keys
