@@ -1,10 +1,30 @@
 /**
  * The key ring: an immutable snapshot of the keys and settings a DSP or a
  * sharer received from `/v2/key/bidstream`, `/v2/key/sharing` or the legacy
- * `/v2/key/latest`. A refresh builds a new ring and swaps it in
- * whole; decrypt reads one ring and never waits.
+ * `/v2/key/latest`. A refresh builds a new ring and swaps it in whole;
+ * decrypt reads one ring and never waits. The parsers accept what the
+ * operator sends (numbers or numeric strings, absent settings) and fail with
+ * a {@link KeyRingParseError} that names the offending field.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { KeyRing } from "effect-uid2"
+ *
+ * declare const responseJson: string // what a /v2/key/sharing envelope decrypts to
+ *
+ * const parsed = KeyRing.fromJson(responseJson)
+ * if (Either.isRight(parsed)) {
+ *   const ring = parsed.right
+ *   console.log(ring.keys.length, ring.identityScope, ring.isValid(Date.now()))
+ *   const saved = KeyRing.toBodyJson(ring) // read back with KeyRing.fromBodyJson(saved)
+ * } else {
+ *   console.log(parsed.left.path, parsed.left.detail) // e.g. "body.keys[2].secret"
+ * }
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"

@@ -1,9 +1,26 @@
 /**
  * Advertising token codecs: version detection, the V2 (AES-CBC)
  * and V3/V4 (AES-GCM) byte layouts, the prefix byte, privacy bits and raw UID
- * helpers. Everything here is a plain, total, synchronous function.
+ * helpers. Everything here is a plain, total, synchronous function; none of
+ * it needs keys except {@link encode}.
+ *
+ * @example
+ * ```ts
+ * import { Token } from "effect-uid2"
+ *
+ * declare const token: string
+ *
+ * Token.detectVersion(token) // 2, 3 or 4 from the text alone; else "invalid" or "unsupported"
+ * Token.rawUidInfo("BFOsW2SkK0egqbfyiALtpti5G/cG+PcEvjkoHl56rEV8")
+ * // { generation: 3, identityScope: "UID2", identityType: "Phone", environment: 0 }
+ *
+ * const bits = Token.privacyBits({ clientSideGenerated: true })
+ * Token.isClientSideGenerated(bits) // true
+ * Token.isOptedOut(bits) // false
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import type { CryptoShape, KeyHandle } from "./Crypto.js"
 import { type IdentityScope, type IdentityType, scopeBit, typeBits } from "./Identity.js"

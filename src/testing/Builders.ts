@@ -1,9 +1,33 @@
 /**
  * Builders for key rings and tokens with every field settable: UID2/EUID
  * rings, rotations, expired and not-yet-active keys, tokens of every version
- * with any privacy bits and timestamps.
+ * with any privacy bits and timestamps. {@link conformanceKeys},
+ * {@link sharingRing} and {@link bidstreamRing} give the fixtures of the
+ * reference SDKs' test suites; with `KeyStore.layerMemoryWith` and a client's
+ * `layerFromKeyStore`, a client decrypts with such a ring and no operator.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Bidstream, Crypto, KeyStore } from "effect-uid2"
+ * import { Builders } from "effect-uid2/testing"
+ *
+ * const now = Date.now()
+ * const [master, site] = Builders.conformanceKeys(now).map(Builders.key)
+ * const expired = Builders.token({ masterKey: master!, siteKey: site!, now, version: 3, expiry: now - 1 })
+ *
+ * // A DSP client on a fixed ring, without an operator.
+ * const Dsp = Bidstream.layerFromKeyStore().pipe(
+ *   Layer.provide(Layer.merge(KeyStore.layerMemoryWith(Builders.bidstreamRing(now)), Crypto.layerNode))
+ * )
+ * const error = await Effect.runPromise(
+ *   Effect.provide(Effect.flip(Bidstream.BidstreamClient.decrypt(expired, "example.com")), Dsp)
+ * )
+ * console.log(error._tag) // "ExpiredToken"
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Redacted from "effect/Redacted"
 import { type CryptoShape, makeNode, seededRandom } from "../Crypto.js"

@@ -1,23 +1,13 @@
 /**
  * `TestOperator`: a real UID2/EUID operator for tests. It serves the operator
  * endpoints the SDK uses (key refresh, token generate, refresh and validate,
- * identity map v2/v3 and buckets, opt-out status) over HTTP on 127.0.0.1 with the real envelope
- * (AES-GCM under the client secret, request timestamp checked), the real credentials checks, its own key ring
- * and salt buckets, the opt-out test identities, and scripted faults and key rotation.
- * The same handlers are reachable without sockets through
+ * identity map v2/v3 and buckets, opt-out status) over HTTP on 127.0.0.1
+ * with the real envelope (AES-GCM under the client secret, request timestamp
+ * checked), the real credentials checks, its own key ring and salt buckets,
+ * the opt-out test identities, and scripted faults and key rotation. The
+ * same handlers are reachable without sockets through
  * {@link httpClient} / {@link layerInProcess}, for deterministic tests under
  * `TestClock`.
- *
- * ```ts
- * import { TestOperator } from "effect-uid2/testing"
- *
- * Effect.gen(function*() {
- *   const operator = yield* TestOperator.make() // scoped: stops with the scope
- *   operator.baseUrl // "http://127.0.0.1:54321"
- *   yield* operator.failNext(2, 503, { retryAfterSeconds: 1 })
- *   const issued = yield* operator.issueToken({ email: "user@example.com" })
- * })
- * ```
  *
  * Behaviour worth knowing (where the real operator is configurable or
  * unclear, this is what the test operator does):
@@ -73,7 +63,25 @@
  *   until its answer is ready to send (after latency and stalls);
  *   {@link TestOperatorShape.maxInFlight} reports the most seen at once.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TestOperator } from "effect-uid2/testing"
+ *
+ * const scenario = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const operator = yield* TestOperator.make() // stops with the scope
+ *     console.log(operator.baseUrl) // e.g. "http://127.0.0.1:54321"
+ *     yield* operator.failNext(2, 503, { retryAfterSeconds: 1 }) // the next two requests get 503
+ *     const issued = yield* operator.issueToken({ email: "user@example.com" })
+ *     yield* operator.rotateKeys() // clients see new keys on their next refresh
+ *     return issued.rawUid
+ *   })
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
