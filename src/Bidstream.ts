@@ -6,8 +6,40 @@
  * Constructors, as for every client: {@link make}, {@link layer},
  * {@link layerConfig}, {@link layerWith} and {@link layerFromKeyStore}. Each
  * client owns its keys: clients merged into one app never share a ring.
+ * {@link BidstreamClient.decrypt} is one Effect step per token, whatever the
+ * outcome; {@link BidstreamClientShape.decryptSync} is the same decrypt as a
+ * plain function for request loops outside Effect.
+ *
+ * @example
+ * ```ts
+ * import { Effect, ManagedRuntime, Redacted } from "effect"
+ * import { Bidstream } from "effect-uid2"
+ *
+ * const Dsp = Bidstream.layer({
+ *   baseUrl: "https://prod.uidapi.com",
+ *   apiKey: Redacted.make(process.env.UID2_API_KEY ?? ""),
+ *   secretKey: Redacted.make(process.env.UID2_SECRET_KEY ?? "")
+ * })
+ *
+ * // In Effect: the raw UID, or undefined for the failures this bidder tolerates.
+ * const rawUid = (token: string, domain: string) =>
+ *   Bidstream.BidstreamClient.decrypt(token, domain).pipe(
+ *     Effect.map((decrypted) => decrypted.uid),
+ *     Effect.catchTags({
+ *       ExpiredToken: () => Effect.succeed(undefined),
+ *       UserOptedOut: () => Effect.succeed(undefined)
+ *     })
+ *   )
+ *
+ * // Outside Effect: keep the client alive in a runtime and decrypt synchronously.
+ * const runtime = ManagedRuntime.make(Dsp)
+ * const client = await runtime.runPromise(Bidstream.BidstreamClient)
+ * const result = client.decryptSync("A4AAAACk…", "example.com")
+ * const uid = result._tag === "DecryptedToken" ? result.uid : undefined
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Config from "effect/Config"

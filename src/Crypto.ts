@@ -1,11 +1,34 @@
 /**
  * The `Crypto` service: the AES and hashing primitives the token core and the
  * envelope run on. Every method is a plain synchronous function so that a
- * decrypt costs no Effect per step (see the hot path rule in DESIGN.md); the
- * service is still provided as a layer, so a native or a deterministic
- * implementation can be swapped in without the token core noticing.
+ * decrypt costs at most one Effect, never one per step; the service is still
+ * provided as a layer, so a native or a deterministic implementation can be
+ * swapped in without the token core noticing. {@link layerNode} runs on
+ * node:crypto; {@link layerDeterministic} draws nonces from a seed, so
+ * ciphertexts are reproducible in tests; the native adapter
+ * (`effect-uid2/native-crypto`) is the fast path the bidstream and sharing
+ * layers pick when it is built.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { Bidstream, Crypto, KeyStore } from "effect-uid2"
+ *
+ * // A DSP client on node:crypto, whatever is built.
+ * const Dsp = Bidstream.layerWith({
+ *   baseUrl: "https://prod.uidapi.com",
+ *   apiKey: Redacted.make(process.env.UID2_API_KEY ?? ""),
+ *   secretKey: Redacted.make(process.env.UID2_SECRET_KEY ?? "")
+ * }).pipe(Layer.provide(Layer.mergeAll(KeyStore.layerMemory, Crypto.layerNode, NodeHttpClient.layerUndici)))
+ *
+ * // The primitives themselves.
+ * const digest = Effect.map(Crypto.Crypto, (crypto) => crypto.sha256(new TextEncoder().encode("user@example.com")))
+ * const bytes = Effect.runSync(Effect.provide(digest, Crypto.layerDeterministic(42))) // 32 bytes
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"

@@ -1,9 +1,33 @@
 /**
  * Why a decrypt or a sharing encrypt failed: one tagged class per reason the
  * reference SDKs report, so `Effect.catchTag` selects exactly the case a
- * caller cares about. Messages never carry key material.
+ * caller cares about. Messages never carry key material. The errors found
+ * after the token was opened (`ExpiredToken`, `UserOptedOut`,
+ * `DomainOrAppNameCheckFailed`, `InvalidTokenLifetime`) carry the token's
+ * fields in `token`, without the raw UID.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Bidstream, type DecryptError } from "effect-uid2"
+ *
+ * const outcome = (token: string, domain: string) =>
+ *   Bidstream.BidstreamClient.decrypt(token, domain).pipe(
+ *     Effect.map((decrypted) => `raw UID ${decrypted.uid}`),
+ *     Effect.catchTags({
+ *       ExpiredToken: (error) => Effect.succeed(`expired at ${new Date(error.token.expiry).toISOString()}`),
+ *       UserOptedOut: () => Effect.succeed("opted out: do not use"),
+ *       DomainOrAppNameCheckFailed: () => Effect.succeed(`not issued for ${domain}`)
+ *     })
+ *   )
+ *
+ * // Outside Effect the same errors are values, told apart by `_tag`.
+ * const isRetryable = (error: DecryptError.DecryptError) =>
+ *   error._tag === "NotInitialized" || error._tag === "KeysNotSynced"
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Data from "effect/Data"
 import type { TokenDetails } from "./Token.js"

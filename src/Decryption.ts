@@ -1,10 +1,30 @@
 /**
- * The decrypt and encrypt algorithms of decrypt-rules.md, as plain total
+ * The token decrypt and sharing encrypt algorithms, as plain total
  * functions over a key ring snapshot, a `now` and a `Crypto`. They never
  * throw: a decrypt returns either a {@link DecryptedToken} or the typed error,
- * so the hot path allocates no wrapper and runs no Effect.
+ * so the hot path allocates no wrapper and runs no Effect. The clients run
+ * these functions on the ring they keep fresh; call them directly to decrypt
+ * with a ring you hold yourself (offline tools, tests).
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { Crypto, Decryption, KeyRing } from "effect-uid2"
+ *
+ * declare const keyResponse: string // the JSON of a /v2/key/bidstream answer, saved earlier
+ *
+ * const ring = Either.getOrThrow(KeyRing.fromJson(keyResponse))
+ * const prepared = Decryption.prepare(ring, Crypto.makeNode(Crypto.secureRandom)) // once per ring
+ * const result = Decryption.decrypt(prepared, "A4AAAACk…", Date.now(), {
+ *   clientType: "bidstream",
+ *   domainOrAppName: "example.com"
+ * })
+ * console.log(result._tag === "DecryptedToken" ? result.uid : result._tag) // e.g. "ExpiredToken"
+ * prepared.release()
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Redacted from "effect/Redacted"
 import { type CryptoShape, type KeyHandle, OPENED_FIELDS_LENGTH, type TokenOpener } from "./Crypto.js"
@@ -41,8 +61,11 @@ import {
 } from "./Token.js"
 
 /**
- * Who is decrypting, which decides the lifetime and domain checks
- * (decrypt-rules.md §1).
+ * Who is decrypting, which decides the lifetime and domain checks: a
+ * `bidstream` decrypt checks the token's lifetime against the ring's bidstream
+ * limit and, for client-side generated tokens, the domain or app name; a
+ * `sharing` decrypt checks the lifetime against the sharing limit only; a
+ * `legacy` decrypt checks neither.
  *
  * @since 0.1.0
  * @category models

@@ -9,7 +9,21 @@
  * Error messages name the rule that failed and never echo the input, which is
  * personal data.
  *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { Dii } from "effect-uid2"
+ *
+ * Dii.normalizeEmail("  Jane.Doe+home@GMail.com ") // Either.right("janedoe@gmail.com")
+ * Dii.normalizeAndHashEmail("user@example.com") // Either.right(Base64 of the SHA-256 of the normalized email)
+ * Dii.validatePhone("+12345678901") // Either.right("+12345678901"): E.164, no normalization
+ *
+ * const phone = Dii.validatePhone("12345678901")
+ * if (Either.isLeft(phone)) console.log(phone.left.reason) // "MissingPlus"
+ * ```
+ *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"

@@ -8,9 +8,27 @@
  * Everything here is a plain, total, synchronous function over a
  * {@link CryptoShape}: decoders never throw on any input (including values of
  * the wrong type from untyped callers), they return an `Either` whose left
- * side is a typed error.
+ * side is a typed error. The transport uses these functions for every call;
+ * use them directly only for an operator endpoint the SDK does not wrap.
+ *
+ * @example
+ * ```ts
+ * import { Either, Redacted } from "effect"
+ * import { Crypto, Envelope } from "effect-uid2"
+ *
+ * const crypto = Crypto.makeNode(Crypto.secureRandom)
+ * const secret = Either.getOrThrow(Envelope.parseClientSecret(Redacted.make(process.env.UID2_SECRET_KEY ?? "")))
+ *
+ * // A key refresh request: an empty payload in the envelope; `text` is the Base64 body to POST.
+ * const request = Envelope.encodeRequestRandom(crypto, secret, { nowMs: Date.now() })
+ *
+ * declare const responseBody: string // the operator's HTTP 200 body
+ * const response = Envelope.decodeResponse(crypto, secret, responseBody, request.nonce)
+ * console.log(Either.isRight(response) ? response.right.json : response.left.reason) // e.g. "NonceMismatch"
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import type * as Brand from "effect/Brand"
 import * as Data from "effect/Data"

@@ -13,7 +13,35 @@
  * {@link Options.maxResponseBytes}. Errors keep the operator's HTTP status and
  * message and never carry the API key or the client secret.
  *
+ * @example
+ * ```ts
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { Crypto, HttpTransport, Publisher } from "effect-uid2"
+ *
+ * const options: HttpTransport.Options = {
+ *   baseUrl: "https://prod.uidapi.com",
+ *   apiKey: Redacted.make(process.env.UID2_API_KEY ?? ""),
+ *   secretKey: Redacted.make(process.env.UID2_SECRET_KEY ?? ""),
+ *   timeout: "5 seconds",
+ *   retry: { times: 2 }
+ * }
+ *
+ * // The publisher client over fetch instead of undici.
+ * const PublisherOnFetch = Publisher.layerWith(options).pipe(
+ *   Layer.provide(Layer.merge(Crypto.layerNode, FetchHttpClient.layer))
+ * )
+ *
+ * // The transport itself: the decrypted response JSON of an enveloped POST.
+ * const keys = Effect.flatMap(HttpTransport.HttpTransport, (transport) => transport.post("/v2/key/sharing", undefined))
+ * const program = keys.pipe(
+ *   Effect.provide(HttpTransport.layer(options)),
+ *   Effect.provide(Layer.merge(Crypto.layerNode, FetchHttpClient.layer))
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"

@@ -1,8 +1,25 @@
 /**
  * Identity scope and identity type: the two enumerations every token, raw UID
- * and key ring carries.
+ * and key ring carries. The scope is `"UID2"` or `"EUID"` (a client's key
+ * ring says which one it serves); the type is `"Email"` or `"Phone"`, the
+ * kind of DII the identity was made from. In V3/V4 tokens and v3/v4 raw UIDs
+ * both are bits of the first byte.
+ *
+ * @example
+ * ```ts
+ * import { Identity, Token } from "effect-uid2"
+ *
+ * const scope: Identity.IdentityScope = "EUID"
+ * const type: Identity.IdentityType = "Phone"
+ *
+ * Identity.scopeBit(scope) // 1
+ * Identity.typeBits(type) // 1
+ * Token.prefixByte(scope, type) // 0x17, the first byte of an EUID phone V3/V4 token
+ * Identity.scopeFromBit(0) // "UID2"
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 
 /**

@@ -24,17 +24,27 @@
  * - **Re-mapping**: {@link dueForRemap} picks, from stored results, the
  *   identities whose refresh-from time has passed.
  *
+ * @example
  * ```ts
+ * import { Effect, Stream } from "effect"
  * import { IdentityMap } from "effect-uid2"
  *
  * const program = Effect.gen(function*() {
  *   const client = yield* IdentityMap.IdentityMapClient
  *   const response = yield* client.map([IdentityMap.email("user@example.com"), IdentityMap.phone("+12345678901")])
- *   const mapped = response.mapped.get("user@example.com") // { currentRawUid, previousRawUid, refreshFrom }
- * }).pipe(Effect.provide(IdentityMap.layerConfig()))
+ *   const mapped = response.mapped.get("user@example.com") // currentRawUid, previousRawUid, refreshFrom
+ *
+ *   // A long list as a stream: one result per input, bounded memory.
+ *   const emails = Stream.fromIterable(["a@example.com", "b@example.com"]).pipe(Stream.map(IdentityMap.email))
+ *   const mappedCount = yield* client.mapStream(emails).pipe(
+ *     Stream.runFold(0, (count, result) => result._tag === "Mapped" ? count + 1 : count)
+ *   )
+ *   return { mapped, mappedCount }
+ * }).pipe(Effect.provide(IdentityMap.layerConfig())) // UID2_BASE_URL, UID2_API_KEY, UID2_SECRET_KEY
  * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Chunk from "effect/Chunk"

@@ -7,7 +7,26 @@
  * All timestamps are epoch **milliseconds**; the pure predicates take `nowMs`
  * and the `…Now` variants read Effect's `Clock`.
  *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { IdentityTokens } from "effect-uid2"
+ *
+ * declare const stored: string // the identity JSON kept in the user's session
+ *
+ * const parsed = IdentityTokens.fromJsonString(stored)
+ * if (Either.isRight(parsed)) {
+ *   const identity = parsed.right
+ *   console.log(identity.advertisingToken) // for the ad request
+ *   console.log(IdentityTokens.sessionAction(identity, Date.now())) // "keep", "refresh" or "drop"
+ *   console.log(IdentityTokens.toJsonString(identity) === stored) // true: the text is kept verbatim
+ * } else {
+ *   console.log(parsed.left.reason) // e.g. "MissingField"
+ * }
+ * ```
+ *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"

@@ -8,9 +8,34 @@
  *
  * Every Bidstream and Sharing client builds its own, so clients merged into
  * one app never share keys; their `status`, `refresh` and `awaitReady` are on
- * the client services.
+ * the client services, and the options here are the `refresh` and `startup`
+ * options of their layers. {@link metrics} are the counters and gauges every
+ * client reports.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Redacted } from "effect"
+ * import { Bidstream, type KeyRefresher } from "effect-uid2"
+ *
+ * const Dsp = Bidstream.layer({
+ *   baseUrl: "https://prod.uidapi.com",
+ *   apiKey: Redacted.make(process.env.UID2_API_KEY ?? ""),
+ *   secretKey: Redacted.make(process.env.UID2_SECRET_KEY ?? ""),
+ *   refresh: { interval: "30 minutes" },
+ *   // Start without keys rather than fail when the operator is slow; decrypts answer NotInitialized meanwhile.
+ *   startup: { timeout: "10 seconds", failOnTimeout: false }
+ * })
+ *
+ * // A health check: keys loaded, and still usable for at least a minute.
+ * const healthy = Effect.gen(function*() {
+ *   const client = yield* Bidstream.BidstreamClient
+ *   const status: KeyRefresher.Status = yield* client.status
+ *   return status.ready && (status.keysUsableForMs ?? 0) > 60_000
+ * }).pipe(Effect.provide(Dsp))
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"

@@ -1,10 +1,30 @@
 /**
  * The key ring: an immutable snapshot of the keys and settings a DSP or a
  * sharer received from `/v2/key/bidstream`, `/v2/key/sharing` or the legacy
- * `/v2/key/latest` (keys.md). A refresh builds a new ring and swaps it in
- * whole; decrypt reads one ring and never waits.
+ * `/v2/key/latest`. A refresh builds a new ring and swaps it in whole;
+ * decrypt reads one ring and never waits. The parsers accept what the
+ * operator sends (numbers or numeric strings, absent settings) and fail with
+ * a {@link KeyRingParseError} that names the offending field.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { KeyRing } from "effect-uid2"
+ *
+ * declare const responseJson: string // what a /v2/key/sharing envelope decrypts to
+ *
+ * const parsed = KeyRing.fromJson(responseJson)
+ * if (Either.isRight(parsed)) {
+ *   const ring = parsed.right
+ *   console.log(ring.keys.length, ring.identityScope, ring.isValid(Date.now()))
+ *   const saved = KeyRing.toBodyJson(ring) // read back with KeyRing.fromBodyJson(saved)
+ * } else {
+ *   console.log(parsed.left.path, parsed.left.detail) // e.g. "body.keys[2].secret"
+ * }
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
@@ -17,7 +37,8 @@ import * as Json from "./internal/jsonBounds.js"
 import { detail, locate } from "./internal/parseIssue.js"
 
 /**
- * A key response body did not have the shape keys.md describes. `path` names
+ * A key response body did not have the shape of a key endpoint's answer
+ * (`{ body: { keys: [...], ... } }`, or the legacy `{ body: [...] }`). `path` names
  * the offending field (e.g. `body.keys[2].secret`); the message never echoes
  * a secret's value.
  *
@@ -70,7 +91,11 @@ export class Key {
 }
 
 /**
- * Settings that came with the keys. Absent values mean what keys.md §5 says.
+ * Settings that came with the keys. A field absent from the response takes
+ * its default: no caller site, master or default keyset (`undefined`), a
+ * 30-day (2,592,000 s) sharing token lifetime (also when the response says 0),
+ * UID2 scope (any value but `"EUID"`), unlimited bidstream and sharing
+ * lifetimes, and 1,800 s of allowed clock skew.
  *
  * @since 0.1.0
  * @category models
@@ -156,7 +181,10 @@ export class KeyRing implements KeyRingSettings {
     return this.keys.length > 0 && nowMs < this.latestKeyExpiry
   }
 
-  /** The active key of a keyset at `now` (keys.md §6.3). */
+  /**
+   * The active key of a keyset at `now`: the most recently activated key that
+   * has not expired; a key that activates later is never chosen.
+   */
   activeKeyOfKeyset(keysetId: number, nowMs: number): Key | undefined {
     return activeKey(this.byKeyset.get(keysetId), nowMs)
   }
@@ -207,7 +235,8 @@ const groupByActivation = (
   return groups
 }
 
-// keys.md §6.3: past the last key activated by now, walk back to the first not yet expired.
+// Past the last key activated by now, walk back to the first not yet expired: the newest
+// active key wins, and an expired newer key falls back to an older one still valid.
 const activeKey = (sorted: ReadonlyArray<Key> | undefined, nowMs: number): Key | undefined => {
   if (sorted === undefined) return undefined
   let lo = 0

@@ -10,7 +10,36 @@
  * Adapters (file, Redis, your own) provide persistence to {@link make}:
  * `load`, `save` and an optional change feed `watch`.
  *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer, Option, Redacted } from "effect"
+ * import { Bidstream, Crypto, KeyStore } from "effect-uid2"
+ *
+ * // A store of your own: load a slot's ring, and save unless the stored ring is newer.
+ * const rings = new Map<string, KeyStore.StoredRing>()
+ * const MapStore = Layer.succeed(
+ *   KeyStore.KeyStore,
+ *   KeyStore.make({
+ *     name: "map",
+ *     load: (slot) => Effect.sync(() => Option.fromNullable(rings.get(slot))),
+ *     save: (slot, stored) =>
+ *       Effect.sync(() => {
+ *         const current = rings.get(slot)
+ *         if (current === undefined || current.fetchedAt <= stored.fetchedAt) rings.set(slot, stored)
+ *       })
+ *   })
+ * )
+ *
+ * const Dsp = Bidstream.layerWith({
+ *   baseUrl: "https://prod.uidapi.com",
+ *   apiKey: Redacted.make(process.env.UID2_API_KEY ?? ""),
+ *   secretKey: Redacted.make(process.env.UID2_SECRET_KEY ?? "")
+ * }).pipe(Layer.provide(Layer.mergeAll(MapStore, Crypto.layerNode, NodeHttpClient.layerUndici)))
+ * ```
+ *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"

@@ -18,17 +18,23 @@
  * `optedOutSince` is a real time value. The operator sends it in
  * milliseconds, unlike the opt-out webhook, which sends seconds.
  *
+ * @example
  * ```ts
+ * import { DateTime, Effect } from "effect"
  * import { OptOut } from "effect-uid2"
  *
  * const program = Effect.gen(function*() {
  *   const client = yield* OptOut.OptOutClient
  *   const response = yield* client.status(["ufv1uGRovNiJNbJqiE/xzM+aKE7jP69MgspOZoEQ3xc="])
- *   response.optedOut.size // how many have opted out
- * }).pipe(Effect.provide(OptOut.layerConfig()))
+ *   for (const [rawUid, result] of response.optedOut) {
+ *     console.log(`stop using ${rawUid}: opted out at ${DateTime.formatIso(result.optedOutSince)}`)
+ *   }
+ *   return response.failed.size // raw UIDs whose request failed after the retries: ask again later
+ * }).pipe(Effect.provide(OptOut.layerConfig())) // UID2_BASE_URL, UID2_API_KEY, UID2_SECRET_KEY
  * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Chunk from "effect/Chunk"

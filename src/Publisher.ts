@@ -1,7 +1,7 @@
 /**
- * Publisher programs (publisher.md §1, §2, §4.3): exchange a user's email or
- * phone (hashed locally) for an identity with `POST /v2/token/generate`, and
- * keep that identity alive with `POST /v2/token/refresh`.
+ * Publisher programs: exchange a user's email or phone (hashed locally) for
+ * an identity with `POST /v2/token/generate`, and keep that identity alive
+ * with `POST /v2/token/refresh`.
  *
  * Opt-out is a normal outcome, not a failure: both calls succeed with a
  * {@link TokenResponse} that is either `Success` (with the new
@@ -14,20 +14,38 @@
  *
  * No error message ever contains a token, a key or DII.
  *
+ * @example
  * ```ts
- * import * as Publisher from "effect-uid2/Publisher"
+ * import { Effect } from "effect"
+ * import { IdentityTokens, Publisher, TokenGenerateInput } from "effect-uid2"
  *
- * const program = Effect.gen(function*() {
- *   const input = yield* TokenGenerateInput.fromEmail("user@example.com")
- *   const response = yield* Publisher.PublisherClient.generateToken(input)
- *   const stored = Publisher.identityJsonString(response) // undefined on opt-out
- *   // later, on each request:
- *   const identity = yield* IdentityTokens.fromJsonString(stored!)
- *   const session = yield* Publisher.PublisherClient.refreshIfNeeded(identity)
- * }).pipe(Effect.provide(Publisher.layerConfig))
+ * // At login: the identity's JSON to keep in the session; undefined on opt-out.
+ * const login = (email: string) =>
+ *   Effect.gen(function*() {
+ *     const input = yield* TokenGenerateInput.fromEmail(email) // normalized and hashed locally
+ *     const response = yield* Publisher.PublisherClient.generateToken(input)
+ *     return Publisher.identityJsonString(response)
+ *   })
+ *
+ * // On each later request: keep, refresh or drop the stored identity.
+ * const onRequest = (stored: string) =>
+ *   Effect.gen(function*() {
+ *     const identity = yield* IdentityTokens.fromJsonString(stored)
+ *     const session = yield* Publisher.PublisherClient.refreshIfNeeded(identity)
+ *     return Publisher.SessionResult.$match(session, {
+ *       Keep: (kept) => IdentityTokens.toJsonString(kept.identity),
+ *       Refreshed: (refreshed) => IdentityTokens.toJsonString(refreshed.identity),
+ *       Drop: () => undefined
+ *     })
+ *   })
+ *
+ * const program = login("user@example.com").pipe(
+ *   Effect.provide(Publisher.layerConfig()) // UID2_BASE_URL, UID2_API_KEY, UID2_SECRET_KEY
+ * )
  * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
@@ -173,7 +191,7 @@ export const identityJsonString = (self: TokenResponse): string | undefined =>
 export type DropReason = "NotRefreshable" | "OptOut" | "InvalidRefreshToken" | "ExpiredRefreshToken"
 
 /**
- * What to do with the session identity (publisher.md §4.3):
+ * What to do with the session identity, decided on each request:
  *
  * - `Keep`: still fresh; keep using `identity` (the same one).
  * - `Refreshed`: it was due and has been refreshed; store the new `identity`.
@@ -739,7 +757,7 @@ export interface PublisherClientShape {
     identity: IdentityTokens.IdentityTokens
   ) => Effect.Effect<TokenRefreshResponse, RefreshTokenError>
   /**
-   * The per-request session step (publisher.md §4.3) at Effect's `Clock`
+   * The per-request session step at Effect's `Clock`
    * time: `Drop` an identity that is not refreshable, refresh one that is due
    * (`Refreshed`, or `Drop` on opt-out or a rejected refresh token), else
    * `Keep` it.
@@ -816,7 +834,7 @@ export const make: Effect.Effect<PublisherClientShape, never, HttpTransport.Http
 
     const decrypt = (self: IdentityTokens.IdentityTokens, body: string) =>
       self.refreshResponseKey === undefined
-        ? Effect.succeed(body) // v1 session: plain JSON (envelope.md §6)
+        ? Effect.succeed(body) // v1 session (no refresh response key): the operator answers in plain JSON
         : fromEither(Envelope.decodeRefreshResponse(crypto, self.refreshResponseKey, body))
 
     const refreshToken = (self: IdentityTokens.IdentityTokens) =>

@@ -4,9 +4,28 @@
  *
  * Constructors, as for every client: {@link make}, {@link layer},
  * {@link layerConfig}, {@link layerWith} and {@link layerFromKeyStore}. Each
- * client owns its keys: clients merged into one app never share a ring.
+ * client owns its keys: clients merged into one app never share a ring. The
+ * batch methods read the ring and the clock once per batch and return each
+ * failure in place of its result.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Sharing } from "effect-uid2"
+ *
+ * const rawUid = "ywsvDNINiZOVSsfkHpLpSJzXzhr6Jx9Z/4Q0+lsEUvM="
+ *
+ * const program = Effect.gen(function*() {
+ *   const token = yield* Sharing.SharingClient.encrypt(rawUid) // a V4 sharing token
+ *   const decrypted = yield* Sharing.SharingClient.decrypt(token)
+ *   const client = yield* Sharing.SharingClient
+ *   const tokens = yield* client.encryptAll([rawUid, "not a raw UID"]) // [string, EncryptionFailure]
+ *   return { same: decrypted.uid === rawUid, tokens }
+ * }).pipe(Effect.provide(Sharing.layerConfig())) // UID2_BASE_URL, UID2_API_KEY, UID2_SECRET_KEY
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Config from "effect/Config"

@@ -1,9 +1,26 @@
 /**
- * Advertising token codecs (tokens.md): version detection, the V2 (AES-CBC)
+ * Advertising token codecs: version detection, the V2 (AES-CBC)
  * and V3/V4 (AES-GCM) byte layouts, the prefix byte, privacy bits and raw UID
- * helpers. Everything here is a plain, total, synchronous function.
+ * helpers. Everything here is a plain, total, synchronous function; none of
+ * it needs keys except {@link encode}.
+ *
+ * @example
+ * ```ts
+ * import { Token } from "effect-uid2"
+ *
+ * declare const token: string
+ *
+ * Token.detectVersion(token) // 2, 3 or 4 from the text alone; else "invalid" or "unsupported"
+ * Token.rawUidInfo("BFOsW2SkK0egqbfyiALtpti5G/cG+PcEvjkoHl56rEV8")
+ * // { generation: 3, identityScope: "UID2", identityType: "Phone", environment: 0 }
+ *
+ * const bits = Token.privacyBits({ clientSideGenerated: true })
+ * Token.isClientSideGenerated(bits) // true
+ * Token.isOptedOut(bits) // false
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import type { CryptoShape, KeyHandle } from "./Crypto.js"
 import { type IdentityScope, type IdentityType, scopeBit, typeBits } from "./Identity.js"
@@ -89,7 +106,7 @@ export interface DecryptedToken extends TokenDetails {
 }
 
 // ---------------------------------------------------------------------------
-// Privacy bits (tokens.md §6)
+// Privacy bits (an int32; bit 0 is the least significant)
 
 /**
  * Privacy bit values.
@@ -138,7 +155,7 @@ export const isClientSideGenerated = (bits: number): boolean => ((bits >> 1) & 1
 export const isOptedOut = (bits: number): boolean => ((bits >> 2) & 1) === 1
 
 // ---------------------------------------------------------------------------
-// Prefix byte and version detection (tokens.md §3, §5.1)
+// Prefix byte and version detection
 
 /**
  * The V3/V4 prefix byte: `(scope << 4) | (type << 2) | 0b11`.
@@ -212,7 +229,7 @@ export const detectVersion = (text: string): TokenVersion | "invalid" | "unsuppo
 }
 
 // ---------------------------------------------------------------------------
-// Encoding (tokens.md §4, §5, §7)
+// Encoding: the V2 and V3/V4 layouts, as sharing encrypt and the test kit write them
 
 /**
  * The fields of a token to build. Times are epoch milliseconds.
@@ -324,7 +341,7 @@ export const encode = (
 }
 
 // ---------------------------------------------------------------------------
-// Raw UIDs (tokens.md §2, §7.2)
+// Raw UIDs: v2 ones are Base64 of 32 bytes, v3/v4 ones of 33 (a metadata byte first)
 
 /**
  * The longest raw UID text a sharing encrypt accepts, in characters; longer

@@ -10,7 +10,23 @@
  * rejected with the reason `NotAString`, and over-long input is rejected
  * before it is read.
  *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { TokenGenerateInput } from "effect-uid2"
+ *
+ * const input = TokenGenerateInput.fromEmail("Jane.Doe@example.com") // normalized and hashed here
+ * if (Either.isRight(input)) console.log(TokenGenerateInput.toRequestJson(input.right)) // {"email_hash":"…"}
+ *
+ * // EUID: with the user's IAB TCF consent string.
+ * declare const tcfConsentString: string
+ * const euid = TokenGenerateInput.fromPhone("+12345678901").pipe(
+ *   Either.map(TokenGenerateInput.withTransparencyAndConsentString(tcfConsentString))
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"

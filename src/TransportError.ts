@@ -5,7 +5,34 @@
  * Every error says, in its `transient` field, whether trying again may help:
  * the SDK's retry schedule reads that field and nothing else.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Publisher, TokenGenerateInput, type TransportError } from "effect-uid2"
+ *
+ * const describe = (error: TransportError.TransportError): string => {
+ *   switch (error._tag) {
+ *     case "OperatorRejected":
+ *       return `HTTP ${error.httpStatus} ${error.status ?? ""}`
+ *     case "OperatorUnreachable":
+ *       return `unreachable: ${error.detail}`
+ *     case "Timeout":
+ *       return `no answer within ${error.timeoutMillis} ms`
+ *     case "EnvelopeError":
+ *       return `bad envelope: ${error.reason}`
+ *     case "ResponseTooLarge":
+ *       return `response over ${error.limitBytes} bytes`
+ *   }
+ * }
+ *
+ * const generate = Effect.flatMap(TokenGenerateInput.fromEmail("user@example.com"), Publisher.PublisherClient.generateToken)
+ * const logged = generate.pipe(
+ *   Effect.tapErrorTag("OperatorUnreachable", (error) => Effect.logWarning(describe(error), { retryLater: error.transient }))
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Data from "effect/Data"
 

@@ -16,7 +16,26 @@
  * The file holds key secrets in the clear, readable by its owner only: keep
  * it on a private volume.
  *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer, Redacted } from "effect"
+ * import { Bidstream, Crypto } from "effect-uid2"
+ * import * as FileKeyStore from "effect-uid2/adapters/file"
+ *
+ * const Dsp = Bidstream.layerWith({
+ *   baseUrl: "https://prod.uidapi.com",
+ *   apiKey: Redacted.make(process.env.UID2_API_KEY ?? ""),
+ *   secretKey: Redacted.make(process.env.UID2_SECRET_KEY ?? "")
+ * }).pipe(Layer.provide(Layer.mergeAll(
+ *   FileKeyStore.layer({ directory: "/var/lib/my-bidder/uid2" }), // or FileKeyStore.layerConfig(): UID2_KEY_STORE_DIRECTORY
+ *   Crypto.layerNode,
+ *   NodeHttpClient.layerUndici
+ * )))
+ * ```
+ *
  * @since 0.1.0
+ * @module effect-uid2/adapters/file
  */
 import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"

@@ -18,8 +18,24 @@
  * try/catch and a known-answer self-test, so a missing, stale or broken
  * binary is a typed {@link NativeCryptoUnavailable} (for {@link layer}) or a
  * fallback to node:crypto (for {@link layerBest}), never a crash.
+ * The bidstream and sharing layers of `effect-uid2` already use
+ * {@link layerBest}; provide it yourself with their `layerWith`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Either } from "effect"
+ * import * as NativeCrypto from "effect-uid2/native-crypto"
+ *
+ * // Which implementation a client would run on: "native", or "node" when no binary loads.
+ * const name = await Effect.runPromise(Effect.provide(NativeCrypto.activeName, NativeCrypto.layerBest))
+ *
+ * // Why the addon is not available, without a layer.
+ * const loaded = NativeCrypto.load()
+ * console.log(name, Either.isLeft(loaded) ? loaded.left.reason : loaded.right.opensslVersion) // e.g. "NotBuilt"
+ * ```
  *
  * @since 0.1.0
+ * @module effect-uid2/native-crypto
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"

@@ -22,7 +22,30 @@
  * Needs the optional peer dependency `ioredis` (5.x), loaded when the store
  * is built.
  *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer, Redacted } from "effect"
+ * import { Bidstream } from "effect-uid2"
+ * import * as RedisKeyStore from "effect-uid2/adapters/redis"
+ * import * as NativeCrypto from "effect-uid2/native-crypto"
+ *
+ * const secretKey = Redacted.make(process.env.UID2_SECRET_KEY ?? "")
+ *
+ * // Every process of the fleet: one of them refreshes per interval, the others read its ring.
+ * const Dsp = Bidstream.layerWith({
+ *   baseUrl: "https://prod.uidapi.com",
+ *   apiKey: Redacted.make(process.env.UID2_API_KEY ?? ""),
+ *   secretKey
+ * }).pipe(Layer.provide(Layer.mergeAll(
+ *   RedisKeyStore.layer({ url: "redis://redis.internal:6379", clientSecret: secretKey }),
+ *   NativeCrypto.layerBest,
+ *   NodeHttpClient.layerUndici
+ * )))
+ * ```
+ *
  * @since 0.1.0
+ * @module effect-uid2/adapters/redis
  */
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"

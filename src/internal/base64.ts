@@ -1,5 +1,5 @@
 /**
- * Strict Base64 (RFC 4648 §4) and Base64URL (§5) codecs. Node's own decoder
+ * Strict Base64 (RFC 4648 §4) and Base64URL (RFC 4648 §5) codecs. Node's own decoder
  * silently skips characters outside the alphabet, so every decoder here
  * validates the text first and returns `undefined` instead of throwing.
  * Non-canonical encodings (non-zero padding bits) are rejected: the operator

@@ -10,7 +10,28 @@
  * `it.effect.prop` of `@effect/vitest`. Times are epoch milliseconds, always
  * safe integers.
  *
+ * @example
+ * ```ts
+ * import { expect, it } from "@effect/vitest"
+ * import { Crypto, Decryption, type KeyRing } from "effect-uid2"
+ * import { Arbitraries } from "effect-uid2/testing"
+ *
+ * const crypto = Crypto.makeNode(Crypto.secureRandom)
+ * const decrypt = (ring: KeyRing.KeyRing, text: string, now: number) =>
+ *   Decryption.decrypt(Decryption.prepare(ring, crypto), text, now, { clientType: "sharing" })
+ *
+ * it.prop("a token built on a ring decrypts to its raw UID", [Arbitraries.tokenSample({ clientType: "sharing" })], ([s]) => {
+ *   const result = decrypt(s.ring, s.text, s.now)
+ *   expect(result._tag === "DecryptedToken" ? result.uid : result._tag).toBe(s.tokenSpec.uid)
+ * })
+ *
+ * it.prop("random text is a typed error", [Arbitraries.keyRing(), Arbitraries.randomString], ([r, text]) => {
+ *   expect(decrypt(r.ring, text, r.now)._tag).not.toBe("DecryptedToken")
+ * })
+ * ```
+ *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"

@@ -1,9 +1,33 @@
 /**
  * Builders for key rings and tokens with every field settable: UID2/EUID
  * rings, rotations, expired and not-yet-active keys, tokens of every version
- * with any privacy bits and timestamps.
+ * with any privacy bits and timestamps. {@link conformanceKeys},
+ * {@link sharingRing} and {@link bidstreamRing} give the fixtures of the
+ * reference SDKs' test suites; with `KeyStore.layerMemoryWith` and a client's
+ * `layerFromKeyStore`, a client decrypts with such a ring and no operator.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Bidstream, Crypto, KeyStore } from "effect-uid2"
+ * import { Builders } from "effect-uid2/testing"
+ *
+ * const now = Date.now()
+ * const [master, site] = Builders.conformanceKeys(now).map(Builders.key)
+ * const expired = Builders.token({ masterKey: master!, siteKey: site!, now, version: 3, expiry: now - 1 })
+ *
+ * // A DSP client on a fixed ring, without an operator.
+ * const Dsp = Bidstream.layerFromKeyStore().pipe(
+ *   Layer.provide(Layer.merge(KeyStore.layerMemoryWith(Builders.bidstreamRing(now)), Crypto.layerNode))
+ * )
+ * const error = await Effect.runPromise(
+ *   Effect.provide(Effect.flip(Bidstream.BidstreamClient.decrypt(expired, "example.com")), Dsp)
+ * )
+ * console.log(error._tag) // "ExpiredToken"
+ * ```
  *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Redacted from "effect/Redacted"
 import { type CryptoShape, makeNode, seededRandom } from "../Crypto.js"
@@ -60,8 +84,9 @@ export const key = (spec: KeySpec): Key => {
 export const secretFor = (n: number): Uint8Array => seededRandom(n)(32)
 
 /**
- * What a ring holds besides keys; every field has the default of keys.md §5
- * unless set.
+ * What a ring holds besides keys. Unset fields take the defaults a key
+ * response without them gets: no caller site, master or default keyset, a
+ * 30-day token lifetime, UID2 scope, unlimited lifetimes, 1,800 s clock skew.
  *
  * @since 0.1.0
  * @category keys
@@ -108,7 +133,8 @@ export const keyRing = (spec: KeyRingSpec): KeyRing =>
   )
 
 /**
- * The keys of conformance.md §0 around `nowMs`: master key 164 in keyset 1
+ * The fixture keys of the reference SDKs' test suites (Java, .NET, Python)
+ * around `nowMs`: master key 164 in keyset 1
  * (active now … now+1d) and site key 165 in keyset 99999 (now−1d … now+1d),
  * with their published secrets.
  *
@@ -134,7 +160,8 @@ export const conformanceKeys = (nowMs: number): Array<KeySpec> => [
 
 /**
  * A sharing ring like the reference fixtures: caller site 9000, master keyset
- * 1, default keyset 99999, 30-day lifetimes, the conformance keys and sites.
+ * 1, default keyset 99999, 30-day lifetimes, {@link conformanceKeys} and
+ * {@link conformanceSites}.
  *
  * @since 0.1.0
  * @category keys
@@ -153,7 +180,7 @@ export const sharingRing = (nowMs: number, overrides: Partial<KeyRingSpec> = {})
 
 /**
  * A bidstream ring like the reference fixtures: 3-day lifetime, the
- * conformance keys without keysets, and the conformance sites.
+ * {@link conformanceKeys} without keysets, and {@link conformanceSites}.
  *
  * @since 0.1.0
  * @category keys

@@ -5,23 +5,34 @@
  * newer-wins saves, the change feed, the lease (when the store has one) and
  * corrupt data as a typed `KeyStoreError`.
  *
- * ```ts
- * import { layer } from "@effect/vitest"
- * import { KeyStoreConformance } from "effect-uid2/testing"
- *
- * KeyStoreConformance.suite(layer(MyStore.layer(options), { excludeTestServices: true }), {
- *   name: "my store",
- *   corrupt: (slot) => writeGarbageFor(slot) // optional: puts unreadable data where `slot` lives
- * })
- * ```
- *
  * The suite does not import vitest itself: it registers its tests through
  * the `layer(...)` runner you pass, so this module loads anywhere. Checks
  * fail their test with a {@link ConformanceViolation} that says what the
  * store did wrong. Each test uses slots of its own (random names), so a
  * shared backend (a Redis, a directory) can run it alongside other tests.
  *
+ * @example
+ * ```ts
+ * import { layer } from "@effect/vitest"
+ * import { Effect } from "effect"
+ * import * as FileKeyStore from "effect-uid2/adapters/file"
+ * import { KeyStoreConformance } from "effect-uid2/testing"
+ * import { mkdtempSync, writeFileSync } from "node:fs"
+ * import { tmpdir } from "node:os"
+ * import { join } from "node:path"
+ *
+ * const directory = mkdtempSync(join(tmpdir(), "key-store-"))
+ *
+ * // `excludeTestServices`: a store over real I/O runs its timeouts on the wall clock.
+ * KeyStoreConformance.suite(layer(FileKeyStore.layer({ directory }), { excludeTestServices: true }), {
+ *   name: "file key store",
+ *   changeFeed: false, // this store has no `watch`
+ *   corrupt: (slot) => Effect.sync(() => writeFileSync(join(directory, `${slot}.json`), "{ not json"))
+ * })
+ * ```
+ *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"

@@ -1,23 +1,13 @@
 /**
  * `TestOperator`: a real UID2/EUID operator for tests. It serves the operator
  * endpoints the SDK uses (key refresh, token generate, refresh and validate,
- * identity map v2/v3 and buckets, opt-out status) over HTTP on 127.0.0.1 with the real envelope
- * (envelope.md), the real credentials checks, its own key ring and salt
- * buckets, the opt-out test identities, and scripted faults and key rotation.
- * The same handlers are reachable without sockets through
+ * identity map v2/v3 and buckets, opt-out status) over HTTP on 127.0.0.1
+ * with the real envelope (AES-GCM under the client secret, request timestamp
+ * checked), the real credentials checks, its own key ring and salt buckets,
+ * the opt-out test identities, and scripted faults and key rotation. The
+ * same handlers are reachable without sockets through
  * {@link httpClient} / {@link layerInProcess}, for deterministic tests under
  * `TestClock`.
- *
- * ```ts
- * import { TestOperator } from "effect-uid2/testing"
- *
- * Effect.gen(function*() {
- *   const operator = yield* TestOperator.make() // scoped: stops with the scope
- *   operator.baseUrl // "http://127.0.0.1:54321"
- *   yield* operator.failNext(2, 503, { retryAfterSeconds: 1 })
- *   const issued = yield* operator.issueToken({ email: "user@example.com" })
- * })
- * ```
  *
  * Behaviour worth knowing (where the real operator is configurable or
  * unclear, this is what the test operator does):
@@ -49,7 +39,9 @@
  *   `firstLevelHash = SHA-256(Base64(SHA-256(dii)) ‖ firstLevelSalt)` and the
  *   salt bucket is chosen by the first-level hash: deterministic per
  *   (identity, bucket salt). {@link TestOperatorShape.rotateSalts} changes it.
- * - **Refresh tokens.** The 388-character wrapper of tokens.md §8, encrypted
+ * - **Refresh tokens.** Exactly 388 characters, as the real operator's:
+ *   Base64 of a scope byte, a key id and an AES-GCM blob holding the refresh
+ *   response key and the inner refresh token, encrypted
  *   with an operator refresh key; stateless, so they survive key rotation.
  * - **Opt-out status** reports the raw UIDs (current, and previous while
  *   identity map still reports it) of every opted-out identity: the built-in
@@ -71,7 +63,25 @@
  *   until its answer is ready to send (after latency and stalls);
  *   {@link TestOperatorShape.maxInFlight} reports the most seen at once.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TestOperator } from "effect-uid2/testing"
+ *
+ * const scenario = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const operator = yield* TestOperator.make() // stops with the scope
+ *     console.log(operator.baseUrl) // e.g. "http://127.0.0.1:54321"
+ *     yield* operator.failNext(2, 503, { retryAfterSeconds: 1 }) // the next two requests get 503
+ *     const issued = yield* operator.issueToken({ email: "user@example.com" })
+ *     yield* operator.rotateKeys() // clients see new keys on their next refresh
+ *     return issued.rawUid
+ *   })
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @packageDocumentation
  */
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -189,7 +199,11 @@ export interface Options {
   readonly saltBuckets?: number | undefined
   /** Seed of the salts (raw UIDs are deterministic per seed); default `"effect-uid2"`. */
   readonly seed?: string | undefined
-  /** Largest accepted request-timestamp drift in whole minutes; default 1 (envelope.md §5). */
+  /**
+   * Largest accepted request-timestamp drift in whole minutes (the difference
+   * is truncated to minutes first, so 1 tolerates almost 2); default 1, as the
+   * real operator.
+   */
   readonly maxDriftMinutes?: number | undefined
 }
 
@@ -336,7 +350,9 @@ export type IssueTokenInput = (DiiInput | { readonly rawUid: string; readonly id
 }
 
 /**
- * The `body` of a successful generate/refresh answer (publisher.md §1.3).
+ * The `body` of a successful generate/refresh answer: the advertising token,
+ * the refresh token and its response key, and the three epoch-millisecond
+ * times (identity expiry, refresh expiry, refresh from).
  *
  * @since 0.1.0
  * @category models

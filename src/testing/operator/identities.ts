@@ -14,7 +14,7 @@ import type { Config } from "./config.js"
 import { TestOperatorError } from "./errors.js"
 
 /**
- * Test identities with special behaviour (publisher.md §5).
+ * Test identities with special behaviour, the same as the real operator's.
  *
  * @since 0.1.0
  * @category constants
@@ -81,7 +81,11 @@ export const MISSING_EXACTLY_ONE =
 
 const HEX_64 = /^[0-9a-fA-F]{64}$/
 
-/** The identity hash the operator accepts for `field` (publisher.md §1.1, §3.4). */
+/**
+ * The identity hash the operator accepts for `field`: a valid email or a
+ * normalized phone, hashed here; or a given hash of 44 Base64 characters or
+ * 64 hex digits (anything else is an invalid identifier).
+ */
 const identityHash = (field: IdentityField, value: unknown): Uint8Array | undefined => {
   if (typeof value !== "string") return undefined
   switch (field) {

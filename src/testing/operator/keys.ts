@@ -69,7 +69,7 @@ export const makeKeyRing = (config: Config, startMs: number) => {
     return id
   }
 
-  // keys.md §6.3: the most recently activated key that is active at `now`.
+  // As the real operator chooses: the most recently activated key that is active at `now`.
   const activeKey = (keysetId: number, nowMs: number): KeyEntry | undefined => {
     let best: KeyEntry | undefined
     for (const k of keys) {

@@ -1,5 +1,5 @@
 /**
- * The test operator's refresh tokens (tokens.md §8). Private to the test kit.
+ * The test operator's refresh tokens, shaped as the real operator's. Private to the test kit.
  *
  * Wrapper: standard Base64 of `scopeByte(1) ‖ refreshKeyId(int32) ‖ GCM blob`
  * whose plaintext is `{"refresh_response_key": "<B64 32 bytes>",

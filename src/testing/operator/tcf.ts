@@ -1,11 +1,13 @@
 /**
  * A minimal IAB TCF v2 core-string reader for the test operator's EUID
- * consent check (publisher.md §1.1, §1.3). Private to the test kit.
+ * consent check: a token generate for EUID whose `tcf_consent_string` lacks
+ * consent answers `insufficient_user_consent`, and one that cannot be parsed
+ * is a 400. Private to the test kit.
  *
  * The rule applied (modelled on the EUID operator): vendor 21 (The Trade
  * Desk) has consent, purposes 1, 3 and 4 have consent, and purposes 2, 7 and
  * 10 have consent or legitimate interest. The two consent strings of the SDK
- * integration tests (publisher.md §5) come out as `"sufficient"` and
+ * integration tests come out as `"sufficient"` and
  * `"insufficient"` respectively.
  */
 
