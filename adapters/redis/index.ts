@@ -81,9 +81,9 @@ export interface Options {
   /**
    * The client secret (as given by UID2, Base64 text): the key rings are
    * sealed under is derived from it, so only clients with this secret can
-   * read them.
+   * read them. A plain string (from the Promise API) is accepted too.
    */
-  readonly clientSecret: Redacted.Redacted<string>
+  readonly clientSecret: Redacted.Redacted<string> | string
   /** Prefix of every Redis name (inside the hash tag). Default `"uid2"`. */
   readonly keyPrefix?: string | undefined
   /** Accept only rings of this identity scope (default: either). */
@@ -169,7 +169,9 @@ export const makePersistence = (
       extra: options.redis
     }
     const pollInterval = Duration.decode(options.pollInterval ?? DEFAULT_POLL)
-    const sealKey = deriveKey(Redacted.value(options.clientSecret))
+    const sealKey = deriveKey(
+      Redacted.isRedacted(options.clientSecret) ? Redacted.value(options.clientSecret) : String(options.clientSecret)
+    )
     const redis = yield* connect(RedisClass, connection, "commands")
 
     const namesOf = (operation: KeyStore.KeyStoreError["operation"], slot: string) => {

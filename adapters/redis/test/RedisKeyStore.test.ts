@@ -72,6 +72,18 @@ describe("Redis key store", () => {
       expect(error.message).not.toContain(TestOperator.SHARER_CLIENT.secret)
     }))
 
+  it.scopedLive("a plain-string client secret seals like the same secret redacted", () =>
+    Effect.gen(function*() {
+      const prefix = randomPrefix()
+      const ring = bidstreamRing(NOW)
+      yield* Effect.flatMap(storeAt(prefix), (s) => s.save("bidstream", { ring, fetchedAt: NOW }))
+      const plain = yield* storeAt(prefix, { clientSecret: TestOperator.DSP_CLIENT.secret })
+      const loaded = yield* plain.load("bidstream")
+      expect(Option.map(loaded, (stored) => stored.ring.keys.length)).toEqual(Option.some(ring.keys.length))
+      const otherPlain = yield* storeAt(prefix, { clientSecret: TestOperator.SHARER_CLIENT.secret })
+      expect((yield* Effect.flip(otherPlain.load("bidstream")))._tag).toBe("KeyStoreError")
+    }))
+
   it.scopedLive("garbage in the Redis key is a typed error; the next save replaces it", () =>
     Effect.gen(function*() {
       const prefix = randomPrefix()
