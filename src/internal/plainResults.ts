@@ -11,15 +11,8 @@ import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type * as IdentityMap from "../IdentityMap.js"
 import type * as OptOut from "../OptOut.js"
-import type {
-  ErrorInfo,
-  Identity,
-  MapResponse,
-  MapResult,
-  OptOutResponse,
-  OptOutResult,
-  StoredIdentity
-} from "../promise.js"
+import type { MapResponse, MapResult, OptOutResponse, OptOutResult, StoredIdentity } from "../promise/advertiser.js"
+import type { ErrorInfo, Identity } from "../promise/common.js"
 
 const errorInfo = (error: { readonly _tag: string; readonly message: string }): ErrorInfo => ({
   code: error._tag,
