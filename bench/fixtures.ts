@@ -1,6 +1,6 @@
 /**
- * Key rings and token sets for the benchmarks. Values follow the shared
- * fixtures of spec/conformance.md §0 (copied, not imported from test/).
+ * Key rings and token sets for the benchmarks. Key ids, secrets and site follow the
+ * reference vectors' master key 164, site key 165 and site 9000 (copied, not imported from test/).
  */
 import * as Either from "effect/Either"
 import { createSecretKey, randomBytes } from "node:crypto"
@@ -37,7 +37,7 @@ const keysJson = (nowMs: number, withKeysets: boolean) => [
   }
 ]
 
-/** A `/v2/key/bidstream` body (conformance §0: keys without keyset ids, 3-day lifetime limit, site_data). */
+/** A `/v2/key/bidstream` body: keys without keyset ids, a 3-day lifetime limit, site_data. */
 export const bidstreamBody = (nowMs: number) => ({
   max_bidstream_lifetime_seconds: 3 * 86_400,
   identity_scope: "UID2",
@@ -46,7 +46,7 @@ export const bidstreamBody = (nowMs: number) => ({
   site_data: [{ id: SITE_ID, domain_names: ["example.com", "example.org"] }]
 })
 
-/** A `/v2/key/sharing` body (conformance §0). */
+/** A `/v2/key/sharing` body: master keyset 1, default keyset 99999, 30-day token expiry and lifetime limit. */
 export const sharingBody = (nowMs: number) => ({
   caller_site_id: SITE_ID,
   master_keyset_id: 1,

@@ -23,7 +23,7 @@ const bid = (ring: KeyRing.KeyRing | undefined, text: string, domain?: string | 
 const tokenAt = (spec: Partial<Parameters<typeof token>[0]> = {}) =>
   token({ masterKey: MASTER, siteKey: SITE, now: NOW, ...spec })
 
-describe("bidstream decrypt (conformance §3.1, §3.2)", () => {
+describe("bidstream decrypt (vectors D-2…D-30)", () => {
   it("D-2: V2/V3/V4 × UID2/EUID decrypt to the raw UID", () => {
     for (const scope of ["UID2", "EUID"] as const) {
       const ring = bidstreamRing(NOW, { identityScope: scope })

@@ -9,7 +9,7 @@ import { left, right } from "./either.js"
 const sha256Base64 = (s: string): string =>
   Buffer.from(createHash("sha256").update(Buffer.from(s, "utf8")).digest("hex"), "hex").toString("base64")
 
-// conformance.md §7.1 [ref]: input(s) -> normalized -> hash
+// Valid emails from the reference SDKs' test suites: input(s) -> normalized -> hash
 const VALID_EMAILS: ReadonlyArray<readonly [ReadonlyArray<string>, string, string]> = [
   [["TEst.TEST@Test.com "], "test.test@test.com", "dvECjPKZHya0/SIhSGwP0m8SgTv1vzLxPULUOsm880M="],
   [["test.test@test.com"], "test.test@test.com", "dvECjPKZHya0/SIhSGwP0m8SgTv1vzLxPULUOsm880M="],
@@ -41,11 +41,11 @@ const VALID_EMAILS: ReadonlyArray<readonly [ReadonlyArray<string>, string, strin
   [["😊testtest@test.com"], "😊testtest@test.com", "fAFEUqApQ0V/M9mLj/IO54CgKgtQuARKsOMqtFklD4k="],
   [["testtest@😊test.com"], "testtest@😊test.com", "tcng5pttf7Y2z4ylZTROvIMw1+IVrMpR4D1KeXSrdiM="],
   [["testtest@test.com😊"], "testtest@test.com😊", "0qI21FPLkuez/8RswfmircHPYz9Dtf7/Nch1rSWEQf0="],
-  // §7.3 [derived]: local-part spaces (operator behaviour)
+  // Spaces inside an address, dropped from the local part as the operator does (not from a reference suite)
   [["te st@example.com"], "test@example.com", "lz3+Rj7IV4X1+Vr1ujkG7tstkxwk5pgkqJ6mXbpOgTs="],
   [[" a b@x.com "], "ab@x.com", sha256Base64("ab@x.com")],
   [["a@ exa mple.com "], "a@ exa mple.com", sha256Base64("a@ exa mple.com")],
-  // §7.1 additional [derived]
+  // Addresses of the publisher vectors and the operator's test identities (not from a reference suite)
   [["test@example.com"], "test@example.com", "lz3+Rj7IV4X1+Vr1ujkG7tstkxwk5pgkqJ6mXbpOgTs="],
   [
     ["janedoe@gmail.com", "   jane.doe+home@gmail.com   "],
@@ -57,7 +57,7 @@ const VALID_EMAILS: ReadonlyArray<readonly [ReadonlyArray<string>, string, strin
   [["user@example.com", "   USER@EXAMPLE.COM   "], "user@example.com", "tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="]
 ]
 
-// conformance.md §7.1 Docs/Java [ref]: input(s) -> hash
+// Emails of the UID2 documentation and the Java SDK's tests: input(s) -> hash
 const DOCS_EMAILS: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
   [["MyEmail@example.com", "MYEMAIL@example.com"], "FsGNM28LJQ8OLZB0Us65ZYp07NrovJSGTCMSKnLMJ6U="],
   [["My.Email@example.com"], "4itTvG+HEnTzpiqzejyu1yFPwU1nYhWpaiQvz62hyB8="],
@@ -78,7 +78,7 @@ const DOCS_EMAILS: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
   [["user@example.com"], "tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="]
 ]
 
-// conformance.md §7.2 [ref] (+ P-15), with the rule each one breaks
+// Invalid emails from the reference SDKs' test suites and vector P-15, with the rule each one breaks
 const INVALID_EMAILS: ReadonlyArray<readonly [string, Dii.InvalidEmailReason]> = [
   ["", "EmptyDomain"],
   [" @", "EmptyDomain"],
@@ -104,7 +104,7 @@ const VALID_PHONES = [
   "+123456789012345"
 ]
 
-// conformance.md §7.4 [ref] (null is tested separately)
+// Invalid phones from the reference SDKs' test suites (null is tested separately)
 const INVALID_PHONES = [
   "",
   "asdaksjdakfj",
@@ -183,7 +183,7 @@ const emailLike = FastCheck.oneof(
 )
 
 describe("Dii", () => {
-  describe("normalizeEmail / normalizeAndHashEmail (conformance §7.1, §7.3)", () => {
+  describe("normalizeEmail / normalizeAndHashEmail", () => {
     for (const [inputs, normalized, hash] of VALID_EMAILS) {
       for (const input of inputs) {
         it(`${JSON.stringify(input)} -> ${normalized}`, () => {
@@ -231,7 +231,7 @@ describe("Dii", () => {
     })
   })
 
-  describe("invalid emails (conformance §7.2, P-15)", () => {
+  describe("invalid emails (P-15)", () => {
     for (const [input, reason] of INVALID_EMAILS) {
       it(`${JSON.stringify(input)} -> InvalidEmail(${reason})`, () => {
         const e = left(Dii.normalizeEmail(input))
@@ -257,7 +257,7 @@ describe("Dii", () => {
     })
   })
 
-  describe("phones (conformance §7.4)", () => {
+  describe("phones", () => {
     for (const phone of VALID_PHONES) {
       it(`valid: ${phone}`, () => {
         expect(Dii.isPhoneNormalized(phone)).toBe(true)
@@ -382,7 +382,7 @@ describe("Dii", () => {
   })
 
   describe("hashes", () => {
-    it("hashNormalized: spec example user@example.com, UTF-8 bytes", () => {
+    it("hashNormalized: the documented example user@example.com, UTF-8 bytes", () => {
       expect(Dii.hashNormalized("user@example.com")).toBe("tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ=")
       expect(Dii.hashNormalized("é")).toBe(sha256Base64("é"))
       expect(Dii.hashNormalized("é")).not.toBe(

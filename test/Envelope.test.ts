@@ -10,7 +10,8 @@ import * as OperatorEnvelope from "../src/internal/operatorEnvelope.js"
 import { EnvelopeError } from "../src/TransportError.js"
 import { CLIENT_SECRET, P8, P8_RESPONSE, P9, P9_RESPONSE, P_IV_HEX, P_NONCE_HEX, P_TIMESTAMP } from "./vectors.js"
 
-// envelope.md §7, conformance.md §0 and §6
+// Envelope vectors under the reference client secret: the generate requests P-1…P-6, the responses P-8 and
+// P-9, and a key-refresh request and key response built from the same timestamp, nonce and IV.
 const SECRET_TEXT = CLIENT_SECRET
 const TIMESTAMP = P_TIMESTAMP
 const NONCE = fromHex(P_NONCE_HEX)
@@ -34,7 +35,7 @@ const getRight = <R, L>(e: Either.Either<R, L>): R => {
 
 const requestVectors: ReadonlyArray<readonly [string, string, string]> = [
   [
-    "§7.1 / P-1 email",
+    "P-1 email",
     `{"email":"test@example.com"}`,
     "Acw8ysqYieqzgA54fifdV1TB6V+da8p/AFc8Ju/IYrD77pL7JYMJj8YqD9EsrG3d2d2j0H7kZjH41YsNLpFVCH+oce28z9L9ug=="
   ],
@@ -63,7 +64,7 @@ const requestVectors: ReadonlyArray<readonly [string, string, string]> = [
     `{"phone_hash":"EObwtHBUqDNZR33LNSMdtt5cafsYFuGmuY4ZLenlue4="}`,
     "Acw8ysqYieqzgA54fifdV1TB6V+da8p/AFc8Ju/IYqX+4JXyWNFKiMt7QbMMm27H3fmEq2zPRUnXdFpLTdVdc0RNWxOruBaarHYQksdqpbkVFa+walbcj6AClILBJjbDMl1IoeqJVG2fyw=="
   ],
-  ["§7.2 key refresh (empty payload)", "", "Acw8ysqYieqzgA54fifdV1TB6V+da8p/AFc8Ju/o0iuqwrKKPacJn6xpUAU+"]
+  ["key refresh (empty payload)", "", "Acw8ysqYieqzgA54fifdV1TB6V+da8p/AFc8Ju/o0iuqwrKKPacJn6xpUAU+"]
 ]
 
 const RESPONSE_7_3 =
@@ -97,7 +98,7 @@ describe("Envelope", () => {
     })
   })
 
-  describe("request vectors (envelope.md §7.1, §7.2; conformance P-1…P-6)", () => {
+  describe("request vectors (P-1…P-6 and a key refresh)", () => {
     for (const [name, payload, expected] of requestVectors) {
       it(name, () => {
         const encoded = Envelope.encodeRequest(crypto, secret, {
@@ -147,23 +148,23 @@ describe("Envelope", () => {
   })
 
   describe("response vectors", () => {
-    it("§7.3 decrypts with the request nonce", () => {
+    it("the key response decrypts with the request nonce", () => {
       const decoded = getRight(Envelope.decodeResponse(crypto, secret, RESPONSE_7_3, NONCE))
       expect(decoded.timestampMs).toBe(1667885598000)
       expect(decoded.json).toBe(JSON_7_3)
     })
 
-    it("§7.3 fails with NonceMismatch under another nonce", () => {
+    it("the key response fails with NonceMismatch under another nonce", () => {
       const error = getLeft(Envelope.decodeResponse(crypto, secret, RESPONSE_7_3, fromHex("312fe5aa08b2a04a")))
       expect(error).toBeInstanceOf(EnvelopeError)
       expect(error.reason).toBe("NonceMismatch")
     })
 
-    it("§7.3 fails with Decrypt under another secret", () => {
+    it("the key response fails with Decrypt under another secret", () => {
       expect(getLeft(Envelope.decodeResponse(crypto, otherSecret, RESPONSE_7_3, NONCE)).reason).toBe("Decrypt")
     })
 
-    it("§7.3 is reproduced by encodeResponse", () => {
+    it("the key response is reproduced by encodeResponse", () => {
       const encoded = OperatorEnvelope.encodeResponse(crypto, secret, {
         nowMs: 1667885598000,
         nonce: NONCE,
@@ -305,7 +306,7 @@ describe("Envelope", () => {
     })
   })
 
-  describe("decodeRequest follows the operator's order (envelope.md §5)", () => {
+  describe("decodeRequest follows the operator's order of checks", () => {
     const valid = requestVectors[0]![2]
     const decode = (body: string | Uint8Array, nowMs = TIMESTAMP, binary = false) =>
       OperatorEnvelope.decodeRequest(crypto, secret, body, { nowMs, binary })

@@ -1,4 +1,4 @@
-// Identity map client: the M-* response vectors of conformance.md §8 and the local
+// Identity map client: the reference response vectors M-1…M-4 and the local
 // rules (preparation, request shape, response checks, re-mapping), over a transport
 // that records what the client sends and answers the vector's decrypted JSON.
 import { describe, expect, it } from "@effect/vitest"
@@ -52,7 +52,7 @@ const withClient = <A, E>(
 
 const mapping = (u: string, p: string, iso: string) => ({ u, p, r: seconds(iso) })
 
-describe("identity map v3 vectors (conformance M-1…M-4)", () => {
+describe("identity map v3 vectors (M-1…M-4)", () => {
   it.effect("M-1: mixed inputs, one request, results keyed by the original strings", () => {
     const { layer, sent } = recording(() => ({
       status: "success",

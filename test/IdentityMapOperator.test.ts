@@ -1,5 +1,5 @@
 // Identity map v3 end to end: the real client (HttpTransport on undici, binary
-// envelope) against TestOperator over loopback HTTP (conformance M-5, M-6).
+// envelope) against TestOperator over loopback HTTP (reference vectors M-5, M-6).
 import { describe, expect, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"

@@ -5,7 +5,7 @@ import * as IdentityTokens from "../src/IdentityTokens.js"
 import { left, right } from "./either.js"
 import { P8 as P8_BODY } from "./vectors.js"
 
-// conformance.md §6 P-8
+// Reference vector P-8: the fields of a decrypted token-generate response
 const {
   advertising_token: ADVERTISING_TOKEN,
   identity_expires: IDENTITY_EXPIRES,

@@ -21,7 +21,7 @@ const K1 = `{ "body": { "identity_scope": "UID2", "caller_site_id": 11, "master_
       "expires": 1893457000, "secret": "DD67xF8OFmbJ1/lMPQ6fGRDbJOT4kXErrYWcKdFfCUE=" } ] },
   "status": "success" }`
 
-describe("key JSON parsing (keys.md, conformance §4)", () => {
+describe("key JSON parsing (vectors K-1…K-3, K-9, K-10)", () => {
   it("K-1: parses the sharing response", () => {
     const ring = ok(K1)
     const now = 1700000000000
@@ -398,7 +398,7 @@ describe("the wire format is one Schema (KeyRingFromBody)", () => {
   })
 })
 
-describe("key ring semantics (keys.md §6)", () => {
+describe("key ring semantics: activity, active keys, validity, site data", () => {
   it("K-4: key activity boundaries", () => {
     const activates = Date.UTC(2021, 2, 22)
     const expires = Date.UTC(2021, 5, 29)

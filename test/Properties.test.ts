@@ -1,4 +1,4 @@
-// Property tests of the token core (decrypt-rules.md, tokens.md) over the arbitraries of src/testing/Arbitraries.ts.
+// Property tests of token decrypt and sharing encrypt over the arbitraries of src/testing/Arbitraries.ts.
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
@@ -62,7 +62,10 @@ const decryptSafely = (
   return result
 }
 
-/** What decrypting a built token must report, computed from the spec alone (tokens.md §4.3, §5). */
+/**
+ * What decrypting a built token must report, computed from the token layouts alone: V2 carries no identity
+ * type, generated or refreshed time, publisher, client key or operator fields.
+ */
 const expectedToken = (s: Arb.TokenSample): DecryptedToken => {
   const t = s.tokenSpec
   const v2 = t.version === 2
@@ -89,7 +92,7 @@ const expectedToken = (s: Arb.TokenSample): DecryptedToken => {
 }
 
 /**
- * keys.md §6.3, independently of KeyRing: of the keyset's keys active at `now`
+ * The active key of a keyset, computed independently of KeyRing: of the keyset's keys active at `now`
  * (`activates <= now < expires`), the one activated last; on a tie, the later one in the response.
  */
 const expectedActiveKeyId = (keys: ReadonlyArray<KeySpec>, keysetId: number | undefined, now: number) => {
@@ -106,7 +109,7 @@ const LIMITED_CLIENT_TYPES = ["sharing", "bidstream"] as const
 
 // ---------------------------------------------------------------------------
 
-describe("sharing encrypt → decrypt (decrypt-rules.md §6, tokens.md §7)", () => {
+describe("sharing encrypt → decrypt (V4 under the active master and default keys)", () => {
   const sharingCase = FastCheck.tuple(
     Arb.keyRing({ kinds: ["sharing"] }),
     Arb.rawUid,
@@ -198,7 +201,7 @@ describe("sharing encrypt → decrypt (decrypt-rules.md §6, tokens.md §7)", ()
 
 // ---------------------------------------------------------------------------
 
-describe("built tokens decrypt to their fields (tokens.md §4, §5)", () => {
+describe("built V2/V3/V4 tokens decrypt to their fields", () => {
   it.prop(
     "every version, every client type: decrypt returns exactly the built fields",
     [
@@ -219,7 +222,7 @@ describe("built tokens decrypt to their fields (tokens.md §4, §5)", () => {
 
 // ---------------------------------------------------------------------------
 
-describe("mutated tokens (tokens.md §3–§5; GCM has no AAD, CBC no MAC)", () => {
+describe("mutated tokens (version header and both layers; GCM has no AAD, CBC no MAC)", () => {
   const sharingToken = Arb.tokenSample({ clientType: "sharing" })
 
   /**
@@ -298,7 +301,7 @@ describe("mutated tokens (tokens.md §3–§5; GCM has no AAD, CBC no MAC)", () 
       case "RandomString":
         return expectTypedError(result)
       case "SwapAlphabet": {
-        // V4 decodes either alphabet, unless the first four characters mix them (tokens.md §3);
+        // V4 decodes either alphabet, unless the first four characters, which pick the header's alphabet, mix them;
         // V2/V3 must be standard Base64, with or without padding.
         const head = m.text.slice(0, 4)
         const same = version === 4
@@ -345,7 +348,7 @@ describe("mutated tokens (tokens.md §3–§5; GCM has no AAD, CBC no MAC)", () 
 
 // ---------------------------------------------------------------------------
 
-describe("time boundaries (decrypt-rules.md §2 step 13, §4)", () => {
+describe("time boundaries (expiry, lifetime and clock-skew limits)", () => {
   it.prop(
     "expiry: valid exactly at expiry, ExpiredToken 1 ms later (every version)",
     [
@@ -430,7 +433,7 @@ describe("time boundaries (decrypt-rules.md §2 step 13, §4)", () => {
 
 // ---------------------------------------------------------------------------
 
-describe("domain / app-name check (decrypt-rules.md §3)", () => {
+describe("domain / app-name check (client-side generated tokens only)", () => {
   const namesOf = (s: Arb.TokenSample, siteId: number): ReadonlyArray<string> => s.ringSpec.sites?.[siteId] ?? []
   const allNames = (s: Arb.TokenSample): ReadonlyArray<string> => Object.values(s.ringSpec.sites ?? {}).flat()
   const cstg = Arb.tokenSample({

@@ -1,4 +1,4 @@
-// Publisher flows (publisher.md §1, §2, §4.3; conformance P-8…P-17), deterministic:
+// Publisher flows (token generate, token refresh, the refresh loop; vectors P-8…P-17), deterministic:
 // the real HttpTransport over a scripted mock HttpClient, under TestClock.
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -33,7 +33,7 @@ import {
 } from "./vectors.js"
 
 // ---------------------------------------------------------------------------
-// Vectors (conformance.md §0, §6)
+// Reference vectors: the shared client secret and the publisher vectors P-1…P-17
 
 const SECRET = CLIENT_SECRET
 const API_KEY = "uid2-publisher-test-key-7Yq2"

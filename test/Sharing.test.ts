@@ -22,7 +22,7 @@ const share = (ring: KeyRing.KeyRing | undefined, text: string, now = NOW) =>
 const tokenAt = (spec: Partial<Parameters<typeof token>[0]> = {}) =>
   token({ masterKey: MASTER, siteKey: SITE, now: NOW, ...spec })
 
-describe("sharing decrypt (conformance §3.3)", () => {
+describe("sharing decrypt (vectors S-1…S-5)", () => {
   it("S-1: established −120d, generated −1d, expiring +29d", () => {
     for (const scope of ["UID2", "EUID"] as const) {
       for (const version of VERSIONS) {
@@ -70,7 +70,7 @@ describe("sharing decrypt (conformance §3.3)", () => {
   })
 })
 
-describe("sharing encrypt (decrypt-rules.md §6, conformance §2, §3.3)", () => {
+describe("sharing encrypt: V4 tokens under the active master and default keys (vectors S-6…S-13, T-4, T-5)", () => {
   it("S-6 / T-4: encrypt then decrypt; V4 text starting with A (UID2) or E (EUID)", () => {
     for (const scope of ["UID2", "EUID"] as const) {
       const ring = sharingRing(NOW, { identityScope: scope })

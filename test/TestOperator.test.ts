@@ -102,7 +102,7 @@ const decodeRefresh = (key: string, body: string): any =>
 const ringOf = (body: unknown) => Either.getOrThrow(KeyRing.fromBody(body))
 
 describe("TestOperator over loopback", () => {
-  it.scopedLive("listens on 127.0.0.1 and serves key bodies in the keys.md shapes", () =>
+  it.scopedLive("listens on 127.0.0.1 and serves the sharing and bidstream key bodies", () =>
     Effect.gen(function*() {
       const op = yield* TestOperator.make()
       expect(op.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)

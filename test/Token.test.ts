@@ -12,7 +12,7 @@ const node = selectCrypto(() => {
   throw new Error("these tests pass nonces explicitly")
 })
 
-// conformance.md §9 common values
+// Timestamps of the reference token vectors CP-1 and DV-1…DV-5, which decrypt at generated + 29 min
 const ESTABLISHED = 1672531261000
 const GENERATED = 1672534861000
 const EXPIRY = 2303254861000
@@ -52,7 +52,7 @@ it("runs on the Crypto layer UID2_TEST_CRYPTO selects", () => {
   expect(node.name).toBe(process.env["UID2_TEST_CRYPTO"] === "native" ? "native" : "node")
 })
 
-describe("Base64 (conformance §1)", () => {
+describe("Base64 and Base64URL (vectors B-1…B-3)", () => {
   const cases: Array<[string, string, string]> = [
     ["ffe088ffee9999", "_-CI_-6ZmQ", "/+CI/+6ZmQ=="],
     ["ffe088ffee999999", "_-CI_-6ZmZk", "/+CI/+6ZmZk="],
@@ -80,7 +80,7 @@ describe("Base64 (conformance §1)", () => {
   })
 })
 
-describe("version detection (tokens.md §3)", () => {
+describe("version detection from the first four characters", () => {
   it("recognises each version and rejects the rest", () => {
     expect(Token.detectVersion(DV1)).toBe(2)
     expect(Token.detectVersion(DV2)).toBe(3)
@@ -117,7 +117,7 @@ describe("version detection (tokens.md §3)", () => {
   })
 })
 
-describe("token vectors (conformance §9)", () => {
+describe("reference token vectors", () => {
   it("CP-1 / D-1: the cross-platform token decrypts with every field", () => {
     const result = decrypt(legacyRing(), node, CP1, DECRYPT_AT, { clientType: "legacy" })
     expect(result).toMatchObject({
@@ -264,7 +264,7 @@ describe("token vectors (conformance §9)", () => {
   })
 })
 
-describe("privacy bits (conformance §5)", () => {
+describe("privacy bits", () => {
   it("PB-1: builder values", () => {
     expect(Token.privacyBits({ legacy: true, clientSideGenerated: true, optedOut: true })).toBe(7)
     expect(Token.privacyBits({})).toBe(0)
@@ -280,7 +280,7 @@ describe("privacy bits (conformance §5)", () => {
   })
 })
 
-describe("raw UIDs (tokens.md §2, §7.2)", () => {
+describe("raw UIDs: metadata byte and identity-type heuristic", () => {
   it("T-5: identity type heuristic from the first character", () => {
     expect(Token.identityTypeOfRawUid("Q4bGug8t1xjsutKLCNjnb5fTlXSvIQukmahYDJeLBtk=")).toBe("Email")
     expect(Token.identityTypeOfRawUid("BEOGxroPLdcY7LrSiwjY52+X05V0ryELpJmoWAyXiwbZ")).toBe("Phone")

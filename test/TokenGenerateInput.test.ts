@@ -12,7 +12,7 @@ const TCF = "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA"
 const USER_HASH = "tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="
 const PHONE_HASH = "EObwtHBUqDNZR33LNSMdtt5cafsYFuGmuY4ZLenlue4="
 
-// conformance.md §6, "Plain JSON payload" column
+// The plain JSON payloads of the reference request vectors P-1…P-6
 const P1 = `{"email":"test@example.com"}`
 const P2 = `{"phone":"+12345678901"}`
 const P3 = `{"email_hash":"tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ="}`
@@ -22,7 +22,7 @@ const P5 =
 const P6 = `{"phone_hash":"EObwtHBUqDNZR33LNSMdtt5cafsYFuGmuY4ZLenlue4="}`
 
 describe("TokenGenerateInput", () => {
-  describe("request JSON (conformance P-1…P-7)", () => {
+  describe("request JSON (vectors P-1…P-7)", () => {
     it("P-1 email, not hashed", () => {
       expect(json(TokenGenerateInput.fromEmailUnhashed("test@example.com"))).toBe(P1)
     })

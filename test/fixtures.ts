@@ -1,4 +1,5 @@
-// Shared fixtures of conformance.md §0.
+// The reference vectors' shared fixtures: master key 164 (keyset 1) and site key 165 (keyset 99999) of
+// site 9000, their secrets, example raw UIDs and the site data of sites 9000 and 2.
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import { randomBytes } from "node:crypto"
@@ -49,7 +50,7 @@ export interface KeySpec {
   readonly secret: string
 }
 
-/** Master key activates now and expires now+1d; site key activates now−1d, expires now+1d (conformance §0). */
+/** The reference vectors' key windows: master key from now to now+1d, site key from now−1d to now+1d. */
 export const defaultKeys = (nowMs: number): Array<KeySpec> => [
   { id: MASTER_KEY_ID, keysetId: 1, activates: nowMs, expires: nowMs + 86_400_000, secret: MASTER_SECRET },
   { id: SITE_KEY_ID, keysetId: 99999, activates: nowMs - 86_400_000, expires: nowMs + 86_400_000, secret: SITE_SECRET }

@@ -1,9 +1,9 @@
-// Conformance vectors shared by the envelope, publisher and identity tests (conformance.md §0, §6;
-// envelope.md §7). One copy, so a typo cannot make two suites disagree.
+// Reference vectors shared by the envelope, publisher and identity tests: the client secret and the
+// publisher vectors P-1…P-10. One copy, so a typo cannot make two suites disagree.
 
 /** The client secret of every envelope vector. */
 export const CLIENT_SECRET = "ioG3wKxAokmp+rERx6A4kM/13qhyolUXIu14WN16Spo="
-/** Envelope timestamp, request nonce and GCM IV of P-1…P-6 and §7.1–7.2. */
+/** Envelope timestamp, request nonce and GCM IV of P-1…P-6 and the key-refresh request. */
 export const P_TIMESTAMP = 1667885597644
 export const P_NONCE_HEX = "312fe5aa08b2a049"
 export const P_IV_HEX = "cc3ccaca9889eab3800e787e"
@@ -33,7 +33,7 @@ export const P9_RESPONSE =
 export const P9 = {
   advertising_token:
     "AgAAAANVKWUKoXWL9OdHdxoEhRlHC9BEJucY44HF3RmJHlXzjEJ/nvySkVFeRbo3W/2Mpe9qi4haYz6psljI6ZwUq8n6jPyAR0WK5LDrTxUPibeaV9aZJoa6gNCKfJ/Z8tZtG/iWUbZkkDPmJiF7LTxqB1TQX0UvtLDbDbewsa+b+PJgEw==",
-  // not listed in conformance.md, but present in the encrypted response (kept verbatim in the stored JSON)
+  // not among the vector's listed fields, but present in the encrypted response (kept verbatim in the stored JSON)
   user_token:
     "AgAAAAIlFxyzWNTuZYFdPbKb6p+Gy+kyYDaa7j8s60uKIWO2WqQuHIdFxviaDjSkweooyYuJ5muZY5o/2vJRUT6OsnYD46WNNVZQxQTsRApV7/VjMOyOLd8gAXLBMQvJvyNG++w=",
   refresh_token:

@@ -1,4 +1,4 @@
-// `uid2 decrypt`, `inspect` and `encrypt` offline (--keys FILE), as child processes: the conformance
+// `uid2 decrypt`, `inspect` and `encrypt` offline (--keys FILE), as child processes: the reference
 // decrypt vectors over stdin, one JSON line out per line in, garbage included; exit codes; usage errors.
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"

@@ -1,4 +1,4 @@
-// The decrypt vectors of the conformance checklist (CP-1, DV-1…DV-5) and their keys, for the CLI's
+// The reference decrypt vectors (the cross-platform token CP-1, DV-1…DV-5) and their keys, for the CLI's
 // offline tests.
 export const CP1 =
   "AIAAAACkOqJj9VoxXJNnuX3v-ymceRf8_Av0vA5asOj9YBZJc1kV1vHdmb0AIjlzWnFF-gxIlgXqhRFhPo3iXpugPBl3gv4GKnGkw-Zgm2QqMsDPPLpMCYiWrIUqHPm8hQiq9PuTU-Ba9xecRsSIAN0WCwKLwA_EDVdzmnLJu64dQoeYmuu3u1G2EuTkuMrevmP98tJqSUePKwnfK73-0Zdshw"

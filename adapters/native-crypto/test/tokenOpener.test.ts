@@ -229,7 +229,7 @@ const build = (c: TokenCase) => {
   return { text, raw, alphabet, masterEntry, siteEntry }
 }
 
-/** The builder's token opens on both sides to its raw UID, with the spec's fields at their offsets. */
+/** The builder's token opens on both sides to its raw UID, with the V3/V4 layout's fields at their offsets. */
 const checkOpened = (c: TokenCase, b: ReturnType<typeof build>, o: Opened) => {
   expect(o.uid).toBe(Base64.encode(c.uid))
   const f = o.fields
