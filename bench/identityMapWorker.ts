@@ -102,21 +102,26 @@ const nextLine = (wanted: string) =>
     })
   })
 
-/** The largest V8 heap (committed) and heap in use seen by a 50 ms sampler, in bytes. */
+/**
+ * The largest V8 heap (committed), heap in use and memory held outside the heap (array buffers
+ * and the like) seen by a 50 ms sampler, in bytes.
+ */
 const heapSampler = () => {
   let heapTotal = 0
   let heapUsed = 0
+  let external = 0
   const sample = () => {
     const h = v8.getHeapStatistics()
     heapTotal = Math.max(heapTotal, h.total_heap_size)
     heapUsed = Math.max(heapUsed, h.used_heap_size)
+    external = Math.max(external, h.external_memory)
   }
   const timer = setInterval(sample, 50)
   return {
     stop: () => {
       clearInterval(timer)
       sample()
-      return { heapTotal, heapUsed }
+      return { heapTotal, heapUsed, external }
     }
   }
 }
@@ -162,6 +167,7 @@ const main = Effect.scoped(Effect.gen(function*() {
         systemMs: Math.round(cpu.system / 1000),
         peakHeapTotalMb: mb(heap.heapTotal),
         peakHeapUsedMb: mb(heap.heapUsed),
+        peakExternalMb: mb(heap.external),
         mapped: counts.mapped,
         unmapped: counts.unmapped,
         failed: counts.failed

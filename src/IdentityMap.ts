@@ -553,26 +553,44 @@ const preparer = (crypto: Crypto.CryptoShape) => {
   }
 }
 
-/** The request of one batch: each item's slot in its wire array (−1: local), and the JSON sent. */
-interface Request {
-  readonly items: ReadonlyArray<Prepared>
+/**
+ * What the results of a batch need: each item's input, wire array and slot
+ * in it. The hashes themselves are not kept: they travel in the payload.
+ */
+interface Layout {
+  readonly inputs: ReadonlyArray<Input>
+  /** Each item's wire array (meaningless for local items). */
+  readonly fields: Uint8Array
+  /** Each item's slot in its wire array; −1: rejected locally, never sent. */
   readonly slots: Int32Array
-  /** Distinct values sent, per wire array. */
-  readonly sent: readonly [ReadonlyArray<string>, ReadonlyArray<string>]
+  /** Why the local items were rejected, by position. */
+  readonly invalid: ReadonlyMap<number, InvalidInput>
+  /** How many distinct values are sent, per wire array. */
+  readonly sent: readonly [number, number]
   /** How many values are sent (0: every item is local, no request is needed). */
   readonly wire: number
-  readonly payload: Uint8Array
 }
 
-/** Inputs that hash alike share one slot; both arrays are always present. */
-const requestOf = (items: ReadonlyArray<Prepared>): Request => {
+/**
+ * The layout and the request JSON of a batch. Inputs that hash alike share
+ * one slot; both arrays are always present. Empties `items` (a batch array of
+ * this pipeline's own): the pipeline keeps a reference to each batch until
+ * its results are out, and the prepared items and their hashes would
+ * otherwise stay alive as long.
+ */
+const takeRequest = (items: Array<Prepared>): { readonly layout: Layout; readonly payload: Uint8Array } => {
   const sent: [Array<string>, Array<string>] = [[], []]
   const index = [new Map<string, number>(), new Map<string, number>()] as const
+  const inputs = new Array<Input>(items.length)
+  const fields = new Uint8Array(items.length)
   const slots = new Int32Array(items.length)
+  const invalid = new Map<number, InvalidInput>()
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!
+    inputs[i] = item.input
     if (item.field === LOCAL) {
       slots[i] = -1
+      invalid.set(i, item.invalid ?? unsupported)
       continue
     }
     const values = sent[item.field]
@@ -582,10 +600,30 @@ const requestOf = (items: ReadonlyArray<Prepared>): Request => {
       values.push(item.value)
       index[item.field].set(item.value, slot)
     }
+    fields[i] = item.field
     slots[i] = slot
   }
+  items.length = 0
   const json = `{"email_hash":${JSON.stringify(sent[0])},"phone_hash":${JSON.stringify(sent[1])}}`
-  return { items, slots, sent, wire: sent[0].length + sent[1].length, payload: utf8.encode(json) }
+  const layout: Layout = {
+    inputs,
+    fields,
+    slots,
+    invalid,
+    sent: [sent[0].length, sent[1].length],
+    wire: sent[0].length + sent[1].length
+  }
+  return { layout, payload: utf8.encode(json) }
+}
+
+/**
+ * What a batch's request brought back: the response JSON or why it failed
+ * (`undefined`: every item was local, nothing was sent). Finished batches wait
+ * for their turn in this form, and become results only when they are emitted.
+ */
+interface Answer {
+  readonly layout: Layout
+  readonly outcome: Either.Either<string, BatchError> | undefined
 }
 
 const reasonOf = (e: string): UnmappedReason =>
@@ -629,55 +667,57 @@ const answerFor = (input: Input, element: unknown, field: string, index: number,
   })
 }
 
-const invalidOf = (item: Prepared, invalid: InvalidInput): MapResult =>
-  MapResult.Invalid({ input: item.input, error: invalid })
+/** The `Invalid` result of item `i`, or `undefined` when it was sent. */
+const invalidAt = (layout: Layout, i: number): MapResult | undefined => {
+  if (layout.slots[i] !== -1) return undefined
+  return MapResult.Invalid({ input: layout.inputs[i]!, error: layout.invalid.get(i) ?? unsupported })
+}
 
 /** Every item of the batch failed with `error`; local ones stay `Invalid`. */
-const failAll = (request: Request, error: BatchError): Array<MapResult> =>
-  request.items.map((item) =>
-    item.invalid !== undefined ? invalidOf(item, item.invalid) : MapResult.Failed({ input: item.input, error })
-  )
+const failAll = (layout: Layout, error: BatchError): Array<MapResult> =>
+  layout.inputs.map((input, i) => invalidAt(layout, i) ?? MapResult.Failed({ input, error }))
 
 /**
  * The results of a batch from the decrypted response JSON. A missing answer
  * array counts as empty; an array of the wrong length fails the items of its
  * kind; an element of the wrong shape fails the items that share it.
  */
-const resultsOf = (request: Request, json: string): Array<MapResult> => {
+const resultsOf = (layout: Layout, json: string): Array<MapResult> => {
   let parsed: unknown
   try {
     parsed = JSON.parse(json)
   } catch {
-    return failAll(request, malformed("not valid JSON"))
+    return failAll(layout, malformed("not valid JSON"))
   }
-  if (!isRecord(parsed)) return failAll(request, malformed("not a JSON object"))
+  if (!isRecord(parsed)) return failAll(layout, malformed("not a JSON object"))
   const status = parsed["status"]
   if (status !== "success") {
     return failAll(
-      request,
+      layout,
       typeof status === "string"
         ? new IdentityMapResponseError({ reason: "UnexpectedStatus", status })
         : malformed("no status")
     )
   }
   const body = parsed["body"] ?? {}
-  if (!isRecord(body)) return failAll(request, malformed("body is not an object"))
+  if (!isRecord(body)) return failAll(layout, malformed("body is not an object"))
   const answers = FIELDS.map((field, f): ReadonlyArray<unknown> | IdentityMapResponseError => {
     const value = body[field] ?? []
     if (!Array.isArray(value)) return malformed(`${field} is not an array`)
-    const expected = request.sent[f]!.length
+    const expected = layout.sent[f]!
     return value.length === expected
       ? value
       : malformed(`${field} has ${value.length} answers for ${expected} identifiers`)
   })
   const times: Times = new Map()
-  return request.items.map((item, i) => {
-    if (item.invalid !== undefined) return invalidOf(item, item.invalid)
-    const field = item.field as typeof EMAIL_HASH | typeof PHONE_HASH
+  return layout.inputs.map((input, i) => {
+    const local = invalidAt(layout, i)
+    if (local !== undefined) return local
+    const field = layout.fields[i] as typeof EMAIL_HASH | typeof PHONE_HASH
     const array = answers[field]!
-    if (!Array.isArray(array)) return MapResult.Failed({ input: item.input, error: array as IdentityMapResponseError })
-    const slot = request.slots[i]!
-    return answerFor(item.input, array[slot], FIELDS[field], slot, times)
+    if (!Array.isArray(array)) return MapResult.Failed({ input, error: array as IdentityMapResponseError })
+    const slot = layout.slots[i]!
+    return answerFor(input, array[slot], FIELDS[field], slot, times)
   })
 }
 
@@ -812,30 +852,39 @@ export const make = (
     const defaults = settingsOf(options, DEFAULTS)
     const prepare = preparer(crypto)
 
-    const runBatch = (items: ReadonlyArray<Prepared>, progress: Ref.Ref<Progress> | undefined) =>
+    const runBatch = (
+      items: Array<Prepared>,
+      progress: Ref.Ref<Progress> | undefined
+    ): Effect.Effect<Answer> =>
       Effect.suspend(() => {
-        const request = requestOf(items)
-        if (request.wire === 0) {
-          const results = items.map((item) => invalidOf(item, item.invalid ?? unsupported))
-          return Effect.as(updateProgress(progress, countResults(results)), results)
-        }
+        const { layout, payload } = takeRequest(items)
+        if (layout.wire === 0) return Effect.succeed({ layout, outcome: undefined })
         let attempts = 0
         const onAttempt = Effect.suspend(() =>
           ++attempts > 1 ? updateProgress(progress, (p) => ({ ...p, retries: p.retries + 1 })) : Effect.void
         )
         return updateProgress(progress, (p) => ({ ...p, requests: p.requests + 1, inFlight: p.inFlight + 1 })).pipe(
           Effect.zipRight(
-            observeAttempts(transport.post(MAP_PATH, request.payload, { binary: true }), onAttempt).pipe(
+            observeAttempts(transport.post(MAP_PATH, payload, { binary: true }), onAttempt).pipe(
               Effect.ensuring(updateProgress(progress, (p) => ({ ...p, inFlight: p.inFlight - 1 })))
             )
           ),
-          Effect.match({
-            onFailure: (error) => failAll(request, error),
-            onSuccess: (json) => resultsOf(request, json)
-          }),
-          Effect.tap((results) => updateProgress(progress, countResults(results))),
-          Effect.withSpan("effect-uid2/IdentityMap.request", { attributes: { "uid2.items": items.length } })
+          Effect.either,
+          Effect.map((outcome): Answer => ({ layout, outcome })),
+          Effect.withSpan("effect-uid2/IdentityMap.request", { attributes: { "uid2.items": layout.inputs.length } })
         )
+      })
+
+    /** A batch's results, made as its turn to be emitted comes, and counted. */
+    const settle = (answer: Answer, progress: Ref.Ref<Progress> | undefined) =>
+      Effect.suspend(() => {
+        const { layout, outcome } = answer
+        const results = outcome === undefined
+          ? layout.inputs.map((_, i) => invalidAt(layout, i)!)
+          : Either.isLeft(outcome)
+          ? failAll(layout, outcome.left)
+          : resultsOf(layout, outcome.right)
+        return Effect.as(updateProgress(progress, countResults(results)), results)
       })
 
     const mapStream = <E, R>(inputs: Stream.Stream<Input, E, R>, callOptions?: MapOptions) => {
@@ -846,7 +895,12 @@ export const make = (
         batches(prepared, { maxItems: settings.maxItems, maxBytes: settings.maxBytes }, (p) => p.cost),
         (batch) => updateProgress(progress, (p) => ({ ...p, read: p.read + batch.length }))
       )
-      return runBatches(cut, settings, (batch) => runBatch(batch, progress))
+      return runBatches(
+        cut,
+        settings,
+        (batch) => runBatch(batch, progress),
+        (answer) => settle(answer, progress)
+      )
     }
 
     const map = (inputs: Iterable<Input>, callOptions?: MapOptions) =>

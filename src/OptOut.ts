@@ -539,7 +539,7 @@ export const make = (
         batches(prepared, { maxItems: settings.maxItems, maxBytes: Infinity }, () => 0),
         (batch) => updateProgress(progress, (p) => ({ ...p, read: p.read + batch.length }))
       )
-      return runBatches(cut, settings, (batch) => runBatch(batch, progress))
+      return runBatches(cut, settings, (batch) => runBatch(batch, progress), Effect.succeed)
     }
 
     const status = (rawUids: Iterable<string>, callOptions?: StatusOptions) =>

@@ -22,20 +22,22 @@ export interface BatchLimits {
 /**
  * Cuts `self` into arrays of at most `maxItems` items whose `cost`s add up to
  * at most `maxBytes`. A full batch is emitted as soon as it is full; the last,
- * partial one when the input ends. No Effect runs per item.
+ * partial one when the input ends. No Effect runs per item. Each batch is a
+ * new array that belongs to the consumer (it may empty it once it has taken
+ * what it needs).
  */
 export const batches = <A, E, R>(
   self: Stream.Stream<A, E, R>,
   limits: BatchLimits,
   cost: (item: A) => number
-): Stream.Stream<ReadonlyArray<A>, E, R> => {
+): Stream.Stream<Array<A>, E, R> => {
   const cutter = Channel.suspend(() => {
     let current: Array<A> = []
     let bytes = 0
-    const loop: Channel.Channel<Chunk.Chunk<ReadonlyArray<A>>, Chunk.Chunk<A>, E, E, unknown, unknown> = Channel
+    const loop: Channel.Channel<Chunk.Chunk<Array<A>>, Chunk.Chunk<A>, E, E, unknown, unknown> = Channel
       .readWithCause({
         onInput: (input: Chunk.Chunk<A>) => {
-          const out: Array<ReadonlyArray<A>> = []
+          const out: Array<Array<A>> = []
           for (const item of input) {
             const c = cost(item)
             if (current.length > 0 && bytes + c > limits.maxBytes) {
@@ -54,11 +56,28 @@ export const batches = <A, E, R>(
           return out.length === 0 ? loop : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
         },
         onFailure: (cause) => Channel.failCause(cause),
-        onDone: () => current.length === 0 ? Channel.void : Channel.write(Chunk.of<ReadonlyArray<A>>(current))
+        onDone: () => current.length === 0 ? Channel.void : Channel.write(Chunk.of<Array<A>>(current))
       })
     return loop
   })
   return Stream.pipeThroughChannel(self, cutter)
+}
+
+/**
+ * The most results emitted in one chunk. A stream keeps the last chunk it
+ * emitted until it emits the next one: whole batches of results would then
+ * outlive their consumer by a batch, long enough for V8 to move them to the
+ * old generation, whose garbage only a full collection frees.
+ */
+const RESULTS_PER_CHUNK = 1_024
+
+const chunksOf = <O>(results: ReadonlyArray<O>): Stream.Stream<O> => {
+  if (results.length <= RESULTS_PER_CHUNK) return Stream.fromChunk(Chunk.unsafeFromArray(results as Array<O>))
+  const chunks: Array<Chunk.Chunk<O>> = []
+  for (let i = 0; i < results.length; i += RESULTS_PER_CHUNK) {
+    chunks.push(Chunk.unsafeFromArray(results.slice(i, i + RESULTS_PER_CHUNK)))
+  }
+  return Stream.fromChunks(...chunks)
 }
 
 /** How the batches of a pipeline run. */
@@ -71,17 +90,22 @@ export interface RunOptions {
 
 /**
  * Runs `run` on each batch, at most `concurrency` at a time, and flattens the
- * results. `run` must not fail: a batch that cannot be answered has to come
- * out as failed results, so every item gets exactly one.
+ * results that `settle` makes of each batch's answer. `settle` runs in output
+ * order, as the batch's turn to emit comes: a batch that finished early waits
+ * in the reordering window as its answer (say, the response text), and its
+ * result objects are made only when they are about to be taken. `run` and
+ * `settle` must not fail: a batch that cannot be answered has to come out as
+ * failed results, so every item gets exactly one.
  */
-export const runBatches = <B, O, E, R, R2>(
+export const runBatches = <B, A, O, E, R, R2>(
   self: Stream.Stream<B, E, R>,
   options: RunOptions,
-  run: (batch: B) => Effect.Effect<ReadonlyArray<O>, never, R2>
+  run: (batch: B) => Effect.Effect<A, never, R2>,
+  settle: (answer: A) => Effect.Effect<ReadonlyArray<O>>
 ): Stream.Stream<O, E, R | R2> =>
   self.pipe(
     Stream.mapEffect(run, { concurrency: options.concurrency, unordered: !options.ordered }),
-    Stream.mapConcatChunk((results) => Chunk.unsafeFromArray(results as Array<O>))
+    Stream.flatMap((answer) => Stream.unwrap(Effect.map(settle(answer), chunksOf)))
   )
 
 /** Whole, clamped to `[min, max]`; `fallback` for anything that is not a number. */
