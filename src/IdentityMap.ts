@@ -57,7 +57,7 @@ import type { InvalidClientSecret } from "./Envelope.js"
 import * as HttpTransport from "./HttpTransport.js"
 import { layerNodeReportingAttempts, layerReportingAttempts, observeAttempts } from "./internal/attempts.js"
 import * as Base64 from "./internal/base64.js"
-import { batches, clampInt, runBatches, updateProgress } from "./internal/batching.js"
+import { batches, clampInt, resultChunks, runBatches, updateProgress } from "./internal/batching.js"
 import type { TransportError } from "./TransportError.js"
 
 // ---------------------------------------------------------------------------
@@ -134,6 +134,12 @@ export type Input = Data.TaggedEnum<{
  */
 export const Input = Data.taggedEnum<Input>()
 
+// Each property read of a `Data.taggedEnum` makes a new constructor: read them once, not once per item.
+const makeEmail = Input.Email
+const makePhone = Input.Phone
+const makeEmailHash = Input.EmailHash
+const makePhoneHash = Input.PhoneHash
+
 /**
  * An email address as the user gave it; it is normalized and hashed before
  * it is sent.
@@ -141,7 +147,7 @@ export const Input = Data.taggedEnum<Input>()
  * @since 0.1.0
  * @category constructors
  */
-export const email = (value: string): Input => Input.Email({ value })
+export const email = (value: string): Input => makeEmail({ value })
 
 /**
  * A phone number in E.164 form (`+` and 10 to 15 digits); it is validated
@@ -150,7 +156,7 @@ export const email = (value: string): Input => Input.Email({ value })
  * @since 0.1.0
  * @category constructors
  */
-export const phone = (value: string): Input => Input.Phone({ value })
+export const phone = (value: string): Input => makePhone({ value })
 
 /**
  * The Base64 SHA-256 of a normalized email, sent verbatim.
@@ -158,7 +164,7 @@ export const phone = (value: string): Input => Input.Phone({ value })
  * @since 0.1.0
  * @category constructors
  */
-export const emailHash = (value: string): Input => Input.EmailHash({ value })
+export const emailHash = (value: string): Input => makeEmailHash({ value })
 
 /**
  * The Base64 SHA-256 of a normalized phone number, sent verbatim.
@@ -166,7 +172,7 @@ export const emailHash = (value: string): Input => Input.EmailHash({ value })
  * @since 0.1.0
  * @category constructors
  */
-export const phoneHash = (value: string): Input => Input.PhoneHash({ value })
+export const phoneHash = (value: string): Input => makePhoneHash({ value })
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -277,6 +283,11 @@ export type MapResult = Data.TaggedEnum<{
  * @category models
  */
 export const MapResult = Data.taggedEnum<MapResult>()
+
+const makeMapped = MapResult.Mapped
+const makeUnmapped = MapResult.Unmapped
+const makeInvalid = MapResult.Invalid
+const makeFailed = MapResult.Failed
 
 /**
  * A mapped input.
@@ -619,11 +630,12 @@ const takeRequest = (items: Array<Prepared>): { readonly layout: Layout; readonl
 /**
  * What a batch's request brought back: the response JSON or why it failed
  * (`undefined`: every item was local, nothing was sent). Finished batches wait
- * for their turn in this form, and become results only when they are emitted.
+ * for their turn in this form, and become results only as they are emitted.
  */
 interface Answer {
   readonly layout: Layout
-  readonly outcome: Either.Either<string, BatchError> | undefined
+  /** Cleared once read: the stream keeps its last answer until the next one comes. */
+  outcome: Either.Either<string, BatchError> | undefined
 }
 
 const reasonOf = (e: string): UnmappedReason =>
@@ -650,18 +662,18 @@ const answerFor = (input: Input, element: unknown, field: string, index: number,
     if (typeof u === "string") {
       const refreshFrom = typeof r === "number" ? timeOf(times, r) : Option.none()
       if (Option.isSome(refreshFrom) && (p === null || p === undefined || typeof p === "string")) {
-        return MapResult.Mapped({
+        return makeMapped({
           input,
           currentRawUid: u,
           previousRawUid: typeof p === "string" ? Option.some(p) : Option.none(),
           refreshFrom: refreshFrom.value
         })
       }
-      return MapResult.Failed({ input, error: malformed(`answer ${index} of ${field} has an invalid p or r`) })
+      return makeFailed({ input, error: malformed(`answer ${index} of ${field} has an invalid p or r`) })
     }
-    if (typeof e === "string") return MapResult.Unmapped({ input, reason: reasonOf(e), rawReason: e })
+    if (typeof e === "string") return makeUnmapped({ input, reason: reasonOf(e), rawReason: e })
   }
-  return MapResult.Failed({
+  return makeFailed({
     input,
     error: malformed(`answer ${index} of ${field} is neither a mapping nor an unmapped reason`)
   })
@@ -670,29 +682,30 @@ const answerFor = (input: Input, element: unknown, field: string, index: number,
 /** The `Invalid` result of item `i`, or `undefined` when it was sent. */
 const invalidAt = (layout: Layout, i: number): MapResult | undefined => {
   if (layout.slots[i] !== -1) return undefined
-  return MapResult.Invalid({ input: layout.inputs[i]!, error: layout.invalid.get(i) ?? unsupported })
+  return makeInvalid({ input: layout.inputs[i]!, error: layout.invalid.get(i) ?? unsupported })
 }
 
-/** Every item of the batch failed with `error`; local ones stay `Invalid`. */
-const failAll = (layout: Layout, error: BatchError): Array<MapResult> =>
-  layout.inputs.map((input, i) => invalidAt(layout, i) ?? MapResult.Failed({ input, error }))
+/** Item `i` of the batch, which failed with `error`; local ones stay `Invalid`. */
+const failedAt = (layout: Layout, error: BatchError) => (i: number): MapResult =>
+  invalidAt(layout, i) ?? makeFailed({ input: layout.inputs[i]!, error })
 
 /**
- * The results of a batch from the decrypted response JSON. A missing answer
- * array counts as empty; an array of the wrong length fails the items of its
- * kind; an element of the wrong shape fails the items that share it.
+ * The result of each item of a batch, from the decrypted response JSON,
+ * parsed once. A missing answer array counts as empty; an array of the wrong
+ * length fails the items of its kind; an element of the wrong shape fails the
+ * items that share it.
  */
-const resultsOf = (layout: Layout, json: string): Array<MapResult> => {
+const resultsOf = (layout: Layout, json: string): (i: number) => MapResult => {
   let parsed: unknown
   try {
     parsed = JSON.parse(json)
   } catch {
-    return failAll(layout, malformed("not valid JSON"))
+    return failedAt(layout, malformed("not valid JSON"))
   }
-  if (!isRecord(parsed)) return failAll(layout, malformed("not a JSON object"))
+  if (!isRecord(parsed)) return failedAt(layout, malformed("not a JSON object"))
   const status = parsed["status"]
   if (status !== "success") {
-    return failAll(
+    return failedAt(
       layout,
       typeof status === "string"
         ? new IdentityMapResponseError({ reason: "UnexpectedStatus", status })
@@ -700,7 +713,7 @@ const resultsOf = (layout: Layout, json: string): Array<MapResult> => {
     )
   }
   const body = parsed["body"] ?? {}
-  if (!isRecord(body)) return failAll(layout, malformed("body is not an object"))
+  if (!isRecord(body)) return failedAt(layout, malformed("body is not an object"))
   const answers = FIELDS.map((field, f): ReadonlyArray<unknown> | IdentityMapResponseError => {
     const value = body[field] ?? []
     if (!Array.isArray(value)) return malformed(`${field} is not an array`)
@@ -710,36 +723,51 @@ const resultsOf = (layout: Layout, json: string): Array<MapResult> => {
       : malformed(`${field} has ${value.length} answers for ${expected} identifiers`)
   })
   const times: Times = new Map()
-  return layout.inputs.map((input, i) => {
+  return (i) => {
     const local = invalidAt(layout, i)
     if (local !== undefined) return local
+    const input = layout.inputs[i]!
     const field = layout.fields[i] as typeof EMAIL_HASH | typeof PHONE_HASH
     const array = answers[field]!
-    if (!Array.isArray(array)) return MapResult.Failed({ input, error: array as IdentityMapResponseError })
+    if (!Array.isArray(array)) return makeFailed({ input, error: array as IdentityMapResponseError })
     const slot = layout.slots[i]!
     return answerFor(input, array[slot], FIELDS[field], slot, times)
-  })
+  }
 }
 
-/** The counters a batch's results add. */
-const countResults = (results: ReadonlyArray<MapResult>) => {
+/** The result of each item of an answered batch. */
+const resultOfAnswer = (answer: Answer): (i: number) => MapResult => {
+  const { layout, outcome } = answer
+  answer.outcome = undefined
+  return outcome === undefined
+    ? (i) => invalidAt(layout, i)!
+    : Either.isLeft(outcome)
+    ? failedAt(layout, outcome.left)
+    : resultsOf(layout, outcome.right)
+}
+
+/** Counters of the results emitted, added to the progress once a batch's last result is out. */
+const resultCounter = () => {
   let mapped = 0
   let unmapped = 0
   let invalid = 0
   let failed = 0
-  for (const r of results) {
-    if (r._tag === "Mapped") mapped++
-    else if (r._tag === "Unmapped") unmapped++
-    else if (r._tag === "Invalid") invalid++
-    else failed++
+  return {
+    count: (r: MapResult): MapResult => {
+      if (r._tag === "Mapped") mapped++
+      else if (r._tag === "Unmapped") unmapped++
+      else if (r._tag === "Invalid") invalid++
+      else failed++
+      return r
+    },
+    add: (p: Progress): Progress => ({
+      ...p,
+      mapped: p.mapped + mapped,
+      unmapped: p.unmapped + unmapped,
+      invalid: p.invalid + invalid,
+      failed: p.failed + failed
+    })
   }
-  return (p: Progress): Progress => ({
-    ...p,
-    mapped: p.mapped + mapped,
-    unmapped: p.unmapped + unmapped,
-    invalid: p.invalid + invalid,
-    failed: p.failed + failed
-  })
 }
 
 // ---------------------------------------------------------------------------
@@ -875,16 +903,15 @@ export const make = (
         )
       })
 
-    /** A batch's results, made as its turn to be emitted comes, and counted. */
-    const settle = (answer: Answer, progress: Ref.Ref<Progress> | undefined) =>
-      Effect.suspend(() => {
-        const { layout, outcome } = answer
-        const results = outcome === undefined
-          ? layout.inputs.map((_, i) => invalidAt(layout, i)!)
-          : Either.isLeft(outcome)
-          ? failAll(layout, outcome.left)
-          : resultsOf(layout, outcome.right)
-        return Effect.as(updateProgress(progress, countResults(results)), results)
+    /** A batch's results, made a chunk at a time as they are pulled, and counted. */
+    const emit = (answer: Answer, progress: Ref.Ref<Progress> | undefined): Stream.Stream<MapResult> =>
+      Stream.suspend(() => {
+        const resultAt = resultOfAnswer(answer)
+        const counter = resultCounter()
+        const results = resultChunks(answer.layout.inputs.length, (i) => counter.count(resultAt(i)))
+        return progress === undefined
+          ? results
+          : Stream.concat(results, Stream.execute(Effect.suspend(() => updateProgress(progress, counter.add))))
       })
 
     const mapStream = <E, R>(inputs: Stream.Stream<Input, E, R>, callOptions?: MapOptions) => {
@@ -899,7 +926,7 @@ export const make = (
         cut,
         settings,
         (batch) => runBatch(batch, progress),
-        (answer) => settle(answer, progress)
+        (answer) => emit(answer, progress)
       )
     }
 

@@ -8,6 +8,7 @@
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 
@@ -65,20 +66,22 @@ export const batches = <A, E, R>(
 
 /**
  * The most results emitted in one chunk. A stream keeps the last chunk it
- * emitted until it emits the next one: whole batches of results would then
- * outlive their consumer by a batch, long enough for V8 to move them to the
- * old generation, whose garbage only a full collection frees.
+ * emitted until it emits the next one, so a batch emitted as one chunk would
+ * outlive its consumer by a batch; made a chunk at a time, as the consumer
+ * pulls, results are garbage by the time the next young-generation collection
+ * runs, instead of being moved to the old generation and piling up there.
  */
 const RESULTS_PER_CHUNK = 1_024
 
-const chunksOf = <O>(results: ReadonlyArray<O>): Stream.Stream<O> => {
-  if (results.length <= RESULTS_PER_CHUNK) return Stream.fromChunk(Chunk.unsafeFromArray(results as Array<O>))
-  const chunks: Array<Chunk.Chunk<O>> = []
-  for (let i = 0; i < results.length; i += RESULTS_PER_CHUNK) {
-    chunks.push(Chunk.unsafeFromArray(results.slice(i, i + RESULTS_PER_CHUNK)))
-  }
-  return Stream.fromChunks(...chunks)
-}
+/** The results `0 … count - 1` of a batch, made by `resultAt` a chunk at a time as they are pulled. */
+export const resultChunks = <O>(count: number, resultAt: (index: number) => O): Stream.Stream<O> =>
+  Stream.unfoldChunk(0, (from: number) => {
+    if (from >= count) return Option.none()
+    const to = Math.min(count, from + RESULTS_PER_CHUNK)
+    const chunk = new Array<O>(to - from)
+    for (let i = from; i < to; i++) chunk[i - from] = resultAt(i)
+    return Option.some([Chunk.unsafeFromArray(chunk), to] as const)
+  })
 
 /** How the batches of a pipeline run. */
 export interface RunOptions {
@@ -90,22 +93,22 @@ export interface RunOptions {
 
 /**
  * Runs `run` on each batch, at most `concurrency` at a time, and flattens the
- * results that `settle` makes of each batch's answer. `settle` runs in output
- * order, as the batch's turn to emit comes: a batch that finished early waits
- * in the reordering window as its answer (say, the response text), and its
- * result objects are made only when they are about to be taken. `run` and
- * `settle` must not fail: a batch that cannot be answered has to come out as
- * failed results, so every item gets exactly one.
+ * results that `emit` makes of each batch's answer. `emit` runs in output
+ * order, as the batch's turn comes: a batch that finished early waits in the
+ * reordering window as its answer (say, the response text), and its result
+ * objects are made only as they are taken. `run` and `emit` must not fail: a
+ * batch that cannot be answered has to come out as failed results, so every
+ * item gets exactly one.
  */
 export const runBatches = <B, A, O, E, R, R2>(
   self: Stream.Stream<B, E, R>,
   options: RunOptions,
   run: (batch: B) => Effect.Effect<A, never, R2>,
-  settle: (answer: A) => Effect.Effect<ReadonlyArray<O>>
+  emit: (answer: A) => Stream.Stream<O>
 ): Stream.Stream<O, E, R | R2> =>
   self.pipe(
     Stream.mapEffect(run, { concurrency: options.concurrency, unordered: !options.ordered }),
-    Stream.flatMap((answer) => Stream.unwrap(Effect.map(settle(answer), chunksOf)))
+    Stream.flatMap(emit)
   )
 
 /** Whole, clamped to `[min, max]`; `fallback` for anything that is not a number. */
