@@ -24,34 +24,40 @@ import { cpus, loadavg } from "node:os"
 import { join } from "node:path"
 import { type Child, spawnScoped } from "../test/support/children.js"
 
+const usage = (message: string): never => {
+  process.stderr.write(`${message}\n`)
+  return process.exit(2)
+}
 const argv = process.argv.slice(2)
-const known = ["json", "sizes", "warmup", "concurrency", "worker-flags"]
+const withValue = ["sizes", "warmup", "concurrency", "worker-flags"]
 const options = new Map<string, string | true>()
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]!
-  if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`)
+  if (!a.startsWith("--")) usage(`unexpected argument ${a}`)
   const eq = a.indexOf("=")
-  const [name, value] = eq > 0
-    ? [a.slice(2, eq), a.slice(eq + 1)]
-    : argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--") && a !== "--json"
-    ? [a.slice(2), argv[++i]!]
-    : [a.slice(2), true as const]
-  if (!known.includes(name)) throw new Error(`unknown option --${name}`)
-  options.set(name, value)
+  const name = eq > 0 ? a.slice(2, eq) : a.slice(2)
+  if (name === "json" && eq < 0) {
+    options.set(name, true)
+  } else if (withValue.includes(name)) {
+    // The value is the next argument even when it starts with "--" (worker flags do).
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i]
+    options.set(name, value ?? usage(`--${name} needs a value`))
+  } else {
+    usage(`unknown option ${a} (options: --json, ${withValue.map((o) => `--${o}`).join(", ")})`)
+  }
 }
 const text = (name: string, fallback: string): string => {
   const v = options.get(name)
   return typeof v === "string" ? v : fallback
 }
-const positive = (name: string, value: string): number => {
+const whole = (name: string, value: string, min: number): number => {
   const n = Number(value)
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} needs positive whole numbers, got ${value}`)
-  return n
+  return Number.isInteger(n) && n >= min ? n : usage(`--${name} needs whole numbers of at least ${min}, got ${value}`)
 }
 const json = options.has("json")
-const sizes = text("sizes", "100000,1000000").split(",").map((s) => positive("sizes", s.trim()))
-const warmup = Number(text("warmup", "20000"))
-const concurrency = options.has("concurrency") ? positive("concurrency", text("concurrency", "")) : undefined
+const sizes = text("sizes", "100000,1000000").split(",").map((s) => whole("sizes", s.trim(), 1))
+const warmup = whole("warmup", text("warmup", "20000"), 0)
+const concurrency = options.has("concurrency") ? whole("concurrency", text("concurrency", ""), 1) : undefined
 const workerFlags = text("worker-flags", "").split(" ").filter((f) => f.length > 0)
 const say = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`)
 
@@ -96,8 +102,11 @@ interface WorkerResult {
   readonly itemsPerSecond: number
   readonly peakRssMb: number
   readonly busyShare: number
+  readonly cpuMicrosPerItem: number
+  readonly maxInFlight: number
   readonly peakHeapTotalMb: number
   readonly peakHeapUsedMb: number
+  readonly peakExternalMb: number
   readonly mapped: number
   readonly unmapped: number
   readonly failed: number
@@ -128,12 +137,21 @@ const runSize = (operator: Child, ready: { baseUrl: string; apiKey: string; secr
     worker.send("go")
     const result = payloadOf<WorkerResult>(yield* lineOf(worker, "worker", "result "))
     const after = yield* usageOf(operator)
+    if (workerFlags.length > 0) {
+      // What the flags made the worker print (a GC trace, say), for the reader.
+      for (const line of worker.lines) {
+        if (line !== "warm" && !line.startsWith("result ")) process.stderr.write(`worker: ${line}\n`)
+      }
+      process.stderr.write(worker.stderr())
+    }
     const operatorCpu = after.userMicros + after.systemMicros - before.userMicros - before.systemMicros
     return {
       ...result,
       operatorBusyShare: Math.round((operatorCpu / (after.clockMicros - before.clockMicros)) * 1000) / 1000,
+      operatorCpuMicrosPerItem: Math.round((operatorCpu / items) * 100) / 100,
       operatorRequests: after.requests,
       operatorMaxInFlight: after.maxInFlight,
+      operatorPeakRssMb: after.maxRssMb,
       loadAverage1m: Math.round(loadavg()[0]! * 100) / 100
     }
   }))
@@ -197,11 +215,14 @@ const main = Effect.scoped(Effect.gen(function*() {
       "items/s",
       "seconds",
       "peak RSS MB",
-      "peak heap MB",
+      "heap MB",
+      "external MB",
       "SDK busy",
+      "SDK µs/item",
       "operator busy",
+      "operator µs/item",
       "requests",
-      "max in flight",
+      "in flight",
       "load 1m"
     ],
     ...sizes.map((n) => {
@@ -212,20 +233,27 @@ const main = Effect.scoped(Effect.gen(function*() {
         r.seconds.toFixed(2),
         r.peakRssMb.toFixed(1),
         r.peakHeapTotalMb.toFixed(1),
+        r.peakExternalMb.toFixed(1),
         r.busyShare.toFixed(2),
+        r.cpuMicrosPerItem.toFixed(1),
         r.operatorBusyShare.toFixed(2),
+        r.operatorCpuMicrosPerItem.toFixed(1),
         String(r.operatorRequests),
-        String(r.operatorMaxInFlight),
+        `${r.maxInFlight} / ${r.operatorMaxInFlight}`,
         r.loadAverage1m.toFixed(2)
       ]
     })
   ]))
   say("")
-  say(
-    `peak RSS ${keyOf(sizes[sizes.length - 1]!)} / ${keyOf(sizes[0]!)} = ${rssRatio.toFixed(2)}x ` +
-      `(goal for 1m / 100k: at most 1.5x)`
-  )
+  if (sizes.length > 1) {
+    say(
+      `peak RSS ${keyOf(sizes[sizes.length - 1]!)} / ${keyOf(sizes[0]!)} = ${rssRatio.toFixed(2)}x ` +
+        `(goal for 1m / 100k: at most 1.5x)`
+    )
+  }
   say("busy = CPU time (user + system) / wall time of the run; 1.00 = one core fully used")
+  say("heap, external: peaks of V8's committed heap and of memory held outside it (array buffers)")
+  say("in flight: most requests in flight by the SDK's progress (sampled every 50 ms) / as counted by the operator")
 }))
 
 Effect.runPromise(Logger.withMinimumLogLevel(main, LogLevel.None)).then(

@@ -30,7 +30,7 @@ const main = Effect.scoped(Effect.gen(function*() {
       clockMicros: Math.round(performance.now() * 1000),
       requests,
       maxInFlight,
-      maxRssMb: process.resourceUsage().maxRSS / 1024
+      maxRssMb: Math.round(process.resourceUsage().maxRSS / 102.4) / 10
     }
   })
 

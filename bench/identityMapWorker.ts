@@ -9,7 +9,8 @@
  *
  * The inputs are generated as the pipeline pulls them (`Stream.range`), never held as a list, and
  * every result is checked and counted as it comes out: results come in input order, so result k
- * must carry the k-th generated email, and exactly ITEMS results must come out.
+ * must carry the k-th generated email, and exactly ITEMS results must come out. The client's
+ * progress (a `Ref`, as the CLI's progress bar uses) must add up to the same counts.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -17,6 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import { createInterface } from "node:readline"
 import * as v8 from "node:v8"
@@ -63,8 +65,16 @@ interface Counts {
   firstFailure: string | undefined
 }
 
-/** Maps `n` generated emails and checks and counts every result as it arrives. */
-const run = (client: IdentityMap.IdentityMapClientShape, prefix: string, n: number) =>
+/**
+ * Maps `n` generated emails and checks and counts every result as it arrives; the client's
+ * progress goes to `progress`.
+ */
+const run = (
+  client: IdentityMap.IdentityMapClientShape,
+  prefix: string,
+  n: number,
+  progress: Ref.Ref<IdentityMap.Progress>
+) =>
   Effect.suspend(() => {
     const counts: Counts = {
       results: 0,
@@ -75,31 +85,35 @@ const run = (client: IdentityMap.IdentityMapClientShape, prefix: string, n: numb
       outOfPlace: 0,
       firstFailure: undefined
     }
-    return client.mapStream(generated(prefix, n), concurrency === undefined ? {} : { concurrency }).pipe(
-      Stream.runForEachChunk((chunk) =>
-        Effect.sync(() => {
-          for (const r of chunk) {
-            const input = r.input as { readonly value: string }
-            if (!isEmailOf(input.value, prefix, counts.results)) counts.outOfPlace++
-            counts.results++
-            if (r._tag === "Mapped") counts.mapped++
-            else if (r._tag === "Unmapped") counts.unmapped++
-            else if (r._tag === "Invalid") counts.invalid++
-            else {
-              counts.failed++
-              counts.firstFailure ??= r.error.message
+    return client.mapStream(generated(prefix, n), { progress, ...(concurrency === undefined ? {} : { concurrency }) })
+      .pipe(
+        Stream.runForEachChunk((chunk) =>
+          Effect.sync(() => {
+            for (const r of chunk) {
+              const input = r.input as { readonly value: string }
+              if (!isEmailOf(input.value, prefix, counts.results)) counts.outOfPlace++
+              counts.results++
+              if (r._tag === "Mapped") counts.mapped++
+              else if (r._tag === "Unmapped") counts.unmapped++
+              else if (r._tag === "Invalid") counts.invalid++
+              else {
+                counts.failed++
+                counts.firstFailure ??= r.error.message
+              }
             }
-          }
-        })
-      ),
-      Effect.as(counts)
-    )
+          })
+        ),
+        Effect.as(counts)
+      )
   })
 
-/** What is wrong with a run's results, if anything. */
-const problemOf = (counts: Counts, n: number): string | undefined => {
+/** What is wrong with a run's results, or with the client's progress after it, if anything. */
+const problemOf = (counts: Counts, n: number, progress: IdentityMap.Progress): string | undefined => {
   const settled = counts.mapped + counts.unmapped + counts.invalid + counts.failed
   if (counts.results !== n || settled !== n) return `${counts.results} results (${settled} counted) for ${n} inputs`
+  if (progress.read !== n || IdentityMap.settled(progress) !== n || progress.mapped !== counts.mapped) {
+    return `the client's progress does not add up: ${JSON.stringify(progress)}`
+  }
   if (counts.outOfPlace > 0) return `${counts.outOfPlace} results out of place`
   if (counts.invalid > 0) return `${counts.invalid} generated emails reported invalid`
   if (counts.failed > 0) return `${counts.failed} results failed: ${counts.firstFailure}`
@@ -119,24 +133,27 @@ const nextLine = (wanted: string) =>
 
 /**
  * The largest V8 heap (committed), heap in use and memory held outside the heap (array buffers
- * and the like) seen by a 50 ms sampler, in bytes.
+ * and the like), in bytes, and the most requests in flight by the client's progress, as seen by
+ * a 50 ms sampler.
  */
-const heapSampler = () => {
+const sampler = (progress: Ref.Ref<IdentityMap.Progress>) => {
   let heapTotal = 0
   let heapUsed = 0
   let external = 0
+  let inFlight = 0
   const sample = () => {
     const h = v8.getHeapStatistics()
     heapTotal = Math.max(heapTotal, h.total_heap_size)
     heapUsed = Math.max(heapUsed, h.used_heap_size)
     external = Math.max(external, h.external_memory)
+    inFlight = Math.max(inFlight, Effect.runSync(Ref.get(progress)).inFlight)
   }
   const timer = setInterval(sample, 50)
   return {
     stop: () => {
       clearInterval(timer)
       sample()
-      return { heapTotal, heapUsed, external }
+      return { heapTotal, heapUsed, external, inFlight }
     }
   }
 }
@@ -153,22 +170,25 @@ const main = Effect.scoped(Effect.gen(function*() {
   const client = Context.get(context, IdentityMap.IdentityMapClient)
 
   if (warmup > 0) {
-    const problem = problemOf(yield* run(client, "warmup-", warmup), warmup)
+    const progress = yield* Ref.make(IdentityMap.initialProgress)
+    const counts = yield* run(client, "warmup-", warmup, progress)
+    const problem = problemOf(counts, warmup, yield* Ref.get(progress))
     if (problem !== undefined) return yield* Effect.fail(new Error(`warm-up: ${problem}`))
   }
   process.stdout.write("warm\n")
   yield* nextLine("go")
 
-  const sampler = heapSampler()
+  const progress = yield* Ref.make(IdentityMap.initialProgress)
+  const samples = sampler(progress)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
-  const counts = yield* run(client, "user-", items)
+  const counts = yield* run(client, "user-", items, progress)
   const wallMs = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
-  const heap = sampler.stop()
+  const heap = samples.stop()
   const peakRssMb = Math.round(process.resourceUsage().maxRSS / 102.4) / 10
 
-  const problem = problemOf(counts, items)
+  const problem = problemOf(counts, items, yield* Ref.get(progress))
   if (problem !== undefined) return yield* Effect.fail(new Error(problem))
   process.stdout.write(
     `result ${
@@ -178,8 +198,10 @@ const main = Effect.scoped(Effect.gen(function*() {
         itemsPerSecond: Math.round(items / (wallMs / 1000)),
         peakRssMb,
         busyShare: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 1000,
+        cpuMicrosPerItem: Math.round(((cpu.user + cpu.system) / items) * 100) / 100,
         userMs: Math.round(cpu.user / 1000),
         systemMs: Math.round(cpu.system / 1000),
+        maxInFlight: heap.inFlight,
         peakHeapTotalMb: mb(heap.heapTotal),
         peakHeapUsedMb: mb(heap.heapUsed),
         peakExternalMb: mb(heap.external),
