@@ -67,7 +67,7 @@ import type { InvalidClientSecret } from "./Envelope.js"
 import * as HttpTransport from "./HttpTransport.js"
 import { layerNodeReportingAttempts, layerReportingAttempts, observeAttempts } from "./internal/attempts.js"
 import * as Base64 from "./internal/base64.js"
-import { batches, clampInt, runBatches, updateProgress } from "./internal/batching.js"
+import { batches, clampInt, resultChunks, runBatches, updateProgress } from "./internal/batching.js"
 import type { TransportError } from "./TransportError.js"
 
 // ---------------------------------------------------------------------------
@@ -144,6 +144,12 @@ export type Input = Data.TaggedEnum<{
  */
 export const Input = Data.taggedEnum<Input>()
 
+// Each property read of a `Data.taggedEnum` makes a new constructor: read them once, not once per item.
+const makeEmail = Input.Email
+const makePhone = Input.Phone
+const makeEmailHash = Input.EmailHash
+const makePhoneHash = Input.PhoneHash
+
 /**
  * An email address as the user gave it; it is normalized and hashed before
  * it is sent.
@@ -151,7 +157,7 @@ export const Input = Data.taggedEnum<Input>()
  * @since 0.1.0
  * @category constructors
  */
-export const email = (value: string): Input => Input.Email({ value })
+export const email = (value: string): Input => makeEmail({ value })
 
 /**
  * A phone number in E.164 form (`+` and 10 to 15 digits); it is validated
@@ -160,7 +166,7 @@ export const email = (value: string): Input => Input.Email({ value })
  * @since 0.1.0
  * @category constructors
  */
-export const phone = (value: string): Input => Input.Phone({ value })
+export const phone = (value: string): Input => makePhone({ value })
 
 /**
  * The Base64 SHA-256 of a normalized email, sent verbatim.
@@ -168,7 +174,7 @@ export const phone = (value: string): Input => Input.Phone({ value })
  * @since 0.1.0
  * @category constructors
  */
-export const emailHash = (value: string): Input => Input.EmailHash({ value })
+export const emailHash = (value: string): Input => makeEmailHash({ value })
 
 /**
  * The Base64 SHA-256 of a normalized phone number, sent verbatim.
@@ -176,7 +182,7 @@ export const emailHash = (value: string): Input => Input.EmailHash({ value })
  * @since 0.1.0
  * @category constructors
  */
-export const phoneHash = (value: string): Input => Input.PhoneHash({ value })
+export const phoneHash = (value: string): Input => makePhoneHash({ value })
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -287,6 +293,11 @@ export type MapResult = Data.TaggedEnum<{
  * @category models
  */
 export const MapResult = Data.taggedEnum<MapResult>()
+
+const makeMapped = MapResult.Mapped
+const makeUnmapped = MapResult.Unmapped
+const makeInvalid = MapResult.Invalid
+const makeFailed = MapResult.Failed
 
 /**
  * A mapped input.
@@ -563,26 +574,44 @@ const preparer = (crypto: Crypto.CryptoShape) => {
   }
 }
 
-/** The request of one batch: each item's slot in its wire array (−1: local), and the JSON sent. */
-interface Request {
-  readonly items: ReadonlyArray<Prepared>
+/**
+ * What the results of a batch need: each item's input, wire array and slot
+ * in it. The hashes themselves are not kept: they travel in the payload.
+ */
+interface Layout {
+  readonly inputs: ReadonlyArray<Input>
+  /** Each item's wire array (meaningless for local items). */
+  readonly fields: Uint8Array
+  /** Each item's slot in its wire array; −1: rejected locally, never sent. */
   readonly slots: Int32Array
-  /** Distinct values sent, per wire array. */
-  readonly sent: readonly [ReadonlyArray<string>, ReadonlyArray<string>]
+  /** Why the local items were rejected, by position. */
+  readonly invalid: ReadonlyMap<number, InvalidInput>
+  /** How many distinct values are sent, per wire array. */
+  readonly sent: readonly [number, number]
   /** How many values are sent (0: every item is local, no request is needed). */
   readonly wire: number
-  readonly payload: Uint8Array
 }
 
-/** Inputs that hash alike share one slot; both arrays are always present. */
-const requestOf = (items: ReadonlyArray<Prepared>): Request => {
+/**
+ * The layout and the request JSON of a batch. Inputs that hash alike share
+ * one slot; both arrays are always present. Empties `items` (a batch array of
+ * this pipeline's own): the pipeline keeps a reference to each batch until
+ * its results are out, and the prepared items and their hashes would
+ * otherwise stay alive as long.
+ */
+const takeRequest = (items: Array<Prepared>): { readonly layout: Layout; readonly payload: Uint8Array } => {
   const sent: [Array<string>, Array<string>] = [[], []]
   const index = [new Map<string, number>(), new Map<string, number>()] as const
+  const inputs = new Array<Input>(items.length)
+  const fields = new Uint8Array(items.length)
   const slots = new Int32Array(items.length)
+  const invalid = new Map<number, InvalidInput>()
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!
+    inputs[i] = item.input
     if (item.field === LOCAL) {
       slots[i] = -1
+      invalid.set(i, item.invalid ?? unsupported)
       continue
     }
     const values = sent[item.field]
@@ -592,10 +621,31 @@ const requestOf = (items: ReadonlyArray<Prepared>): Request => {
       values.push(item.value)
       index[item.field].set(item.value, slot)
     }
+    fields[i] = item.field
     slots[i] = slot
   }
+  items.length = 0
   const json = `{"email_hash":${JSON.stringify(sent[0])},"phone_hash":${JSON.stringify(sent[1])}}`
-  return { items, slots, sent, wire: sent[0].length + sent[1].length, payload: utf8.encode(json) }
+  const layout: Layout = {
+    inputs,
+    fields,
+    slots,
+    invalid,
+    sent: [sent[0].length, sent[1].length],
+    wire: sent[0].length + sent[1].length
+  }
+  return { layout, payload: utf8.encode(json) }
+}
+
+/**
+ * What a batch's request brought back: the response JSON or why it failed
+ * (`undefined`: every item was local, nothing was sent). Finished batches wait
+ * for their turn in this form, and become results only as they are emitted.
+ */
+interface Answer {
+  readonly layout: Layout
+  /** Cleared once read: the stream keeps its last answer until the next one comes. */
+  outcome: Either.Either<string, BatchError> | undefined
 }
 
 const reasonOf = (e: string): UnmappedReason =>
@@ -622,94 +672,112 @@ const answerFor = (input: Input, element: unknown, field: string, index: number,
     if (typeof u === "string") {
       const refreshFrom = typeof r === "number" ? timeOf(times, r) : Option.none()
       if (Option.isSome(refreshFrom) && (p === null || p === undefined || typeof p === "string")) {
-        return MapResult.Mapped({
+        return makeMapped({
           input,
           currentRawUid: u,
           previousRawUid: typeof p === "string" ? Option.some(p) : Option.none(),
           refreshFrom: refreshFrom.value
         })
       }
-      return MapResult.Failed({ input, error: malformed(`answer ${index} of ${field} has an invalid p or r`) })
+      return makeFailed({ input, error: malformed(`answer ${index} of ${field} has an invalid p or r`) })
     }
-    if (typeof e === "string") return MapResult.Unmapped({ input, reason: reasonOf(e), rawReason: e })
+    if (typeof e === "string") return makeUnmapped({ input, reason: reasonOf(e), rawReason: e })
   }
-  return MapResult.Failed({
+  return makeFailed({
     input,
     error: malformed(`answer ${index} of ${field} is neither a mapping nor an unmapped reason`)
   })
 }
 
-const invalidOf = (item: Prepared, invalid: InvalidInput): MapResult =>
-  MapResult.Invalid({ input: item.input, error: invalid })
+/** The `Invalid` result of item `i`, or `undefined` when it was sent. */
+const invalidAt = (layout: Layout, i: number): MapResult | undefined => {
+  if (layout.slots[i] !== -1) return undefined
+  return makeInvalid({ input: layout.inputs[i]!, error: layout.invalid.get(i) ?? unsupported })
+}
 
-/** Every item of the batch failed with `error`; local ones stay `Invalid`. */
-const failAll = (request: Request, error: BatchError): Array<MapResult> =>
-  request.items.map((item) =>
-    item.invalid !== undefined ? invalidOf(item, item.invalid) : MapResult.Failed({ input: item.input, error })
-  )
+/** Item `i` of the batch, which failed with `error`; local ones stay `Invalid`. */
+const failedAt = (layout: Layout, error: BatchError) => (i: number): MapResult =>
+  invalidAt(layout, i) ?? makeFailed({ input: layout.inputs[i]!, error })
 
 /**
- * The results of a batch from the decrypted response JSON. A missing answer
- * array counts as empty; an array of the wrong length fails the items of its
- * kind; an element of the wrong shape fails the items that share it.
+ * The result of each item of a batch, from the decrypted response JSON,
+ * parsed once. A missing answer array counts as empty; an array of the wrong
+ * length fails the items of its kind; an element of the wrong shape fails the
+ * items that share it.
  */
-const resultsOf = (request: Request, json: string): Array<MapResult> => {
+const resultsOf = (layout: Layout, json: string): (i: number) => MapResult => {
   let parsed: unknown
   try {
     parsed = JSON.parse(json)
   } catch {
-    return failAll(request, malformed("not valid JSON"))
+    return failedAt(layout, malformed("not valid JSON"))
   }
-  if (!isRecord(parsed)) return failAll(request, malformed("not a JSON object"))
+  if (!isRecord(parsed)) return failedAt(layout, malformed("not a JSON object"))
   const status = parsed["status"]
   if (status !== "success") {
-    return failAll(
-      request,
+    return failedAt(
+      layout,
       typeof status === "string"
         ? new IdentityMapResponseError({ reason: "UnexpectedStatus", status })
         : malformed("no status")
     )
   }
   const body = parsed["body"] ?? {}
-  if (!isRecord(body)) return failAll(request, malformed("body is not an object"))
+  if (!isRecord(body)) return failedAt(layout, malformed("body is not an object"))
   const answers = FIELDS.map((field, f): ReadonlyArray<unknown> | IdentityMapResponseError => {
     const value = body[field] ?? []
     if (!Array.isArray(value)) return malformed(`${field} is not an array`)
-    const expected = request.sent[f]!.length
+    const expected = layout.sent[f]!
     return value.length === expected
       ? value
       : malformed(`${field} has ${value.length} answers for ${expected} identifiers`)
   })
   const times: Times = new Map()
-  return request.items.map((item, i) => {
-    if (item.invalid !== undefined) return invalidOf(item, item.invalid)
-    const field = item.field as typeof EMAIL_HASH | typeof PHONE_HASH
+  return (i) => {
+    const local = invalidAt(layout, i)
+    if (local !== undefined) return local
+    const input = layout.inputs[i]!
+    const field = layout.fields[i] as typeof EMAIL_HASH | typeof PHONE_HASH
     const array = answers[field]!
-    if (!Array.isArray(array)) return MapResult.Failed({ input: item.input, error: array as IdentityMapResponseError })
-    const slot = request.slots[i]!
-    return answerFor(item.input, array[slot], FIELDS[field], slot, times)
-  })
+    if (!Array.isArray(array)) return makeFailed({ input, error: array as IdentityMapResponseError })
+    const slot = layout.slots[i]!
+    return answerFor(input, array[slot], FIELDS[field], slot, times)
+  }
 }
 
-/** The counters a batch's results add. */
-const countResults = (results: ReadonlyArray<MapResult>) => {
+/** The result of each item of an answered batch. */
+const resultOfAnswer = (answer: Answer): (i: number) => MapResult => {
+  const { layout, outcome } = answer
+  answer.outcome = undefined
+  return outcome === undefined
+    ? (i) => invalidAt(layout, i)!
+    : Either.isLeft(outcome)
+    ? failedAt(layout, outcome.left)
+    : resultsOf(layout, outcome.right)
+}
+
+/** Counters of the results emitted, added to the progress once a batch's last result is out. */
+const resultCounter = () => {
   let mapped = 0
   let unmapped = 0
   let invalid = 0
   let failed = 0
-  for (const r of results) {
-    if (r._tag === "Mapped") mapped++
-    else if (r._tag === "Unmapped") unmapped++
-    else if (r._tag === "Invalid") invalid++
-    else failed++
+  return {
+    count: (r: MapResult): MapResult => {
+      if (r._tag === "Mapped") mapped++
+      else if (r._tag === "Unmapped") unmapped++
+      else if (r._tag === "Invalid") invalid++
+      else failed++
+      return r
+    },
+    add: (p: Progress): Progress => ({
+      ...p,
+      mapped: p.mapped + mapped,
+      unmapped: p.unmapped + unmapped,
+      invalid: p.invalid + invalid,
+      failed: p.failed + failed
+    })
   }
-  return (p: Progress): Progress => ({
-    ...p,
-    mapped: p.mapped + mapped,
-    unmapped: p.unmapped + unmapped,
-    invalid: p.invalid + invalid,
-    failed: p.failed + failed
-  })
 }
 
 // ---------------------------------------------------------------------------
@@ -822,30 +890,38 @@ export const make = (
     const defaults = settingsOf(options, DEFAULTS)
     const prepare = preparer(crypto)
 
-    const runBatch = (items: ReadonlyArray<Prepared>, progress: Ref.Ref<Progress> | undefined) =>
+    const runBatch = (
+      items: Array<Prepared>,
+      progress: Ref.Ref<Progress> | undefined
+    ): Effect.Effect<Answer> =>
       Effect.suspend(() => {
-        const request = requestOf(items)
-        if (request.wire === 0) {
-          const results = items.map((item) => invalidOf(item, item.invalid ?? unsupported))
-          return Effect.as(updateProgress(progress, countResults(results)), results)
-        }
+        const { layout, payload } = takeRequest(items)
+        if (layout.wire === 0) return Effect.succeed({ layout, outcome: undefined })
         let attempts = 0
         const onAttempt = Effect.suspend(() =>
           ++attempts > 1 ? updateProgress(progress, (p) => ({ ...p, retries: p.retries + 1 })) : Effect.void
         )
         return updateProgress(progress, (p) => ({ ...p, requests: p.requests + 1, inFlight: p.inFlight + 1 })).pipe(
           Effect.zipRight(
-            observeAttempts(transport.post(MAP_PATH, request.payload, { binary: true }), onAttempt).pipe(
+            observeAttempts(transport.post(MAP_PATH, payload, { binary: true }), onAttempt).pipe(
               Effect.ensuring(updateProgress(progress, (p) => ({ ...p, inFlight: p.inFlight - 1 })))
             )
           ),
-          Effect.match({
-            onFailure: (error) => failAll(request, error),
-            onSuccess: (json) => resultsOf(request, json)
-          }),
-          Effect.tap((results) => updateProgress(progress, countResults(results))),
-          Effect.withSpan("effect-uid2/IdentityMap.request", { attributes: { "uid2.items": items.length } })
+          Effect.either,
+          Effect.map((outcome): Answer => ({ layout, outcome })),
+          Effect.withSpan("effect-uid2/IdentityMap.request", { attributes: { "uid2.items": layout.inputs.length } })
         )
+      })
+
+    /** A batch's results, made a chunk at a time as they are pulled, and counted. */
+    const emit = (answer: Answer, progress: Ref.Ref<Progress> | undefined): Stream.Stream<MapResult> =>
+      Stream.suspend(() => {
+        const resultAt = resultOfAnswer(answer)
+        const counter = resultCounter()
+        const results = resultChunks(answer.layout.inputs.length, (i) => counter.count(resultAt(i)))
+        return progress === undefined
+          ? results
+          : Stream.concat(results, Stream.execute(Effect.suspend(() => updateProgress(progress, counter.add))))
       })
 
     const mapStream = <E, R>(inputs: Stream.Stream<Input, E, R>, callOptions?: MapOptions) => {
@@ -856,7 +932,12 @@ export const make = (
         batches(prepared, { maxItems: settings.maxItems, maxBytes: settings.maxBytes }, (p) => p.cost),
         (batch) => updateProgress(progress, (p) => ({ ...p, read: p.read + batch.length }))
       )
-      return runBatches(cut, settings, (batch) => runBatch(batch, progress))
+      return runBatches(
+        cut,
+        settings,
+        (batch) => runBatch(batch, progress),
+        (answer) => emit(answer, progress)
+      )
     }
 
     const map = (inputs: Iterable<Input>, callOptions?: MapOptions) =>

@@ -54,7 +54,7 @@ import type { InvalidClientSecret } from "./Envelope.js"
 import * as HttpTransport from "./HttpTransport.js"
 import { layerNodeReportingAttempts, layerReportingAttempts, observeAttempts } from "./internal/attempts.js"
 import * as Base64 from "./internal/base64.js"
-import { batches, clampInt, runBatches, updateProgress } from "./internal/batching.js"
+import { batches, clampInt, resultChunks, runBatches, updateProgress } from "./internal/batching.js"
 import type { TransportError } from "./TransportError.js"
 
 // ---------------------------------------------------------------------------
@@ -545,13 +545,17 @@ export const make = (
         batches(prepared, { maxItems: settings.maxItems, maxBytes: Infinity }, () => 0),
         (batch) => updateProgress(progress, (p) => ({ ...p, read: p.read + batch.length }))
       )
-      return runBatches(cut, settings, (batch) => runBatch(batch, progress))
+      return runBatches(cut, settings, (batch) =>
+        runBatch(batch, progress), (results) =>
+        resultChunks(results.length, (i) =>
+          results[i]!))
     }
 
     const status = (rawUids: Iterable<string>, callOptions?: StatusOptions) =>
       Effect.map(
         Stream.runCollect(statusStream(Stream.fromIterable(rawUids), callOptions)),
-        (chunk) => responseOf(Chunk.toReadonlyArray(chunk))
+        (chunk) =>
+          responseOf(Chunk.toReadonlyArray(chunk))
       )
 
     return OptOutClient.of({ statusStream, status })
