@@ -163,9 +163,11 @@ describe("KeyRefresher in a fleet", () => {
       const ring = a.refresher.current()!.ring
       yield* TestClock.adjust("1 second") // b's catch-up takes a's ring from the store
       shared.setDown(true)
-      yield* TestClock.adjust(HOUR)
-      // The store failed: the ring in use stays until the client's own fetch, after its pause.
+      // To the refresh time exactly: the store fails now, and the client's own fetch waits for its
+      // random pause (0 to 30 s), so the ring in use stays.
+      yield* TestClock.adjust(HOUR - 1_000)
       expect(a.refresher.current()?.ring).toBe(ring)
+      expect(a.calls.length).toBe(1)
       yield* TestClock.adjust(HOUR / 4)
       expect(a.calls.length).toBe(2)
       expect(b.calls.length).toBe(1)
