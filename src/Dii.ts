@@ -192,6 +192,8 @@ const DOT = 0x2e
 const PLUS = 0x2b
 const UPPER_A = 0x41
 const UPPER_Z = 0x5a
+const ASCII_UPPER = /[A-Z]/
+const NON_ASCII = /[\u0080-\uffff]/
 
 /**
  * Normalizes an email address exactly like the operator:
@@ -207,7 +209,7 @@ const UPPER_Z = 0x5a
  *   octets or a normalized address over 254 (UTF-8, the bytes that are
  *   hashed), and any input over {@link MAX_EMAIL_INPUT_LENGTH} characters.
  *
- * The input is read one UTF-16 code unit at a time, like the Java operator.
+ * The input is read as UTF-16 code units, like the Java operator.
  *
  * @example
  * ```ts
@@ -220,6 +222,35 @@ const UPPER_Z = 0x5a
 export const normalizeEmail = (input: string): Either.Either<string, InvalidEmail> => {
   if (typeof input !== "string") return Either.left(new InvalidEmail({ reason: "NotAString" }))
   if (input.length > MAX_EMAIL_INPUT_LENGTH) return Either.left(new InvalidEmail({ reason: "TooLong" }))
+  // The slice path needs no spaces to drop and no lowercasing beyond what `toLowerCase` does on
+  // ASCII text; on other text it would also lowercase non-ASCII letters, which must stay.
+  if (input.indexOf(" ") >= 0) return normalizeCodeUnits(input)
+  if (!ASCII_UPPER.test(input)) return normalizeWithoutSpaces(input)
+  return NON_ASCII.test(input) ? normalizeCodeUnits(input) : normalizeWithoutSpaces(input.toLowerCase())
+}
+
+/** The Gmail local part: everything from the first `+` on, and every dot, removed. */
+const gmailLocal = (local: string): string => {
+  const plus = local.indexOf("+")
+  const base = plus < 0 ? local : local.slice(0, plus)
+  return base.includes(".") ? base.replaceAll(".", "") : base
+}
+
+/**
+ * The common case, an address without spaces and already lowercased, with
+ * slices instead of a string built per character: an address already
+ * normalized comes back as the input itself.
+ */
+const normalizeWithoutSpaces = (text: string): Either.Either<string, InvalidEmail> => {
+  const at = text.indexOf("@")
+  if (at >= 0 && text.indexOf("@", at + 1) >= 0) return Either.left(new InvalidEmail({ reason: "MultipleAt" }))
+  const local = at < 0 ? text : text.slice(0, at)
+  const domain = at < 0 ? "" : text.slice(at + 1)
+  return checked(domain === "gmail.com" ? gmailLocal(local) : local, domain, local, text)
+}
+
+/** Any address, one UTF-16 code unit at a time, like the Java operator. */
+const normalizeCodeUnits = (input: string): Either.Either<string, InvalidEmail> => {
   let local = ""
   let localGmail = ""
   let domain = ""
@@ -252,15 +283,27 @@ export const normalizeEmail = (input: string): Either.Either<string, InvalidEmai
       }
     }
   }
+  return checked(domain === "gmail.com" ? localGmail : local, domain, undefined, undefined)
+}
+
+/**
+ * The bounds every normalized address must meet. `whole` is `local@domain`
+ * already built, returned as it is when `chosen` is `local`.
+ */
+const checked = (
+  chosen: string,
+  domain: string,
+  local: string | undefined,
+  whole: string | undefined
+): Either.Either<string, InvalidEmail> => {
   if (domain.length === 0) return Either.left(new InvalidEmail({ reason: "EmptyDomain" }))
-  const chosen = domain === "gmail.com" ? localGmail : local
   if (chosen.length === 0) return Either.left(new InvalidEmail({ reason: "EmptyLocalPart" }))
   const localOctets = Buffer.byteLength(chosen, "utf8")
   if (
     localOctets > MAX_EMAIL_LOCAL_PART_LENGTH ||
     localOctets + 1 + Buffer.byteLength(domain, "utf8") > MAX_EMAIL_LENGTH
   ) return Either.left(new InvalidEmail({ reason: "TooLong" }))
-  return Either.right(`${chosen}@${domain}`)
+  return Either.right(whole !== undefined && chosen === local ? whole : `${chosen}@${domain}`)
 }
 
 // ---------------------------------------------------------------------------

@@ -214,6 +214,42 @@ describe("Dii", () => {
       expect(right(Dii.normalizeEmail("İ@x.com"))).toBe("İ@x.com")
     })
 
+    it("an address without spaces (the slice path) normalizes as it does with spaces added (the per-character path)", () => {
+      // Spaces before the @ and after the domain are dropped, so adding them changes nothing; the
+      // input without spaces takes the fast path and the one with them the general one.
+      const pieces = [
+        "a",
+        "Q",
+        "Z",
+        ".",
+        "+",
+        "@",
+        "gmail.com",
+        "GMail.COM",
+        "x.y",
+        "é",
+        "İ",
+        "😀",
+        "\t",
+        "0",
+        "x".repeat(40)
+      ]
+      const texts = FastCheck.array(FastCheck.constantFrom(...pieces), { maxLength: 12 }).map((p) => p.join(""))
+      FastCheck.assert(
+        FastCheck.property(texts, (text) => {
+          const expected = Dii.normalizeEmail(` ${text} `)
+          expect(Dii.normalizeEmail(text)).toEqual(expected)
+          expect(Dii.normalizeEmail(`${text} `)).toEqual(expected)
+        }),
+        { numRuns: 2_000 }
+      )
+      expect(Dii.normalizeEmail("user@example.com")).toEqual(Either.right("user@example.com"))
+      expect(Dii.normalizeEmail("A.B+C@GMail.com")).toEqual(Either.right("ab@gmail.com"))
+      expect(left(Dii.normalizeEmail("a@b@c"))).toMatchObject({ reason: "MultipleAt" })
+      expect(left(Dii.normalizeEmail("no-at"))).toMatchObject({ reason: "EmptyDomain" })
+      expect(left(Dii.normalizeEmail("+x@gmail.com"))).toMatchObject({ reason: "EmptyLocalPart" })
+    })
+
     it("only gmail.com (exactly) gets the gmail rules", () => {
       expect(right(Dii.normalizeEmail("a.b+c@googlemail.com"))).toBe("a.b+c@googlemail.com")
       expect(right(Dii.normalizeEmail("a.b+c@gmail.com.au"))).toBe("a.b+c@gmail.com.au")
