@@ -506,17 +506,14 @@ const PHONE_HASH = 1
 const LOCAL = -1
 const FIELDS = ["email_hash", "phone_hash"] as const
 
-/** One input, ready for a request: its wire array and value, or why it stays local. */
+/** One input as it is sent: its wire array and value, or why it stays local. */
 interface Prepared {
-  readonly input: Input
   readonly field: typeof EMAIL_HASH | typeof PHONE_HASH | typeof LOCAL
   readonly value: string
-  /** Bytes it adds to the request JSON. */
-  readonly cost: number
   readonly invalid: InvalidInput | undefined
 }
 
-/** A hash we computed: 44 characters of Base64, quoted, and a comma. */
+/** A hash we compute: 44 characters of Base64, quoted, and a comma. */
 const HASH_COST = 47
 /** `{"email_hash":[],"phone_hash":[]}` and a margin. */
 const JSON_OVERHEAD = 64
@@ -526,7 +523,36 @@ const unsupported = new UnsupportedInput()
 const hashNotAString = new Dii.InvalidHash({ reason: "NotAString" })
 const hashTooLong = new Dii.InvalidHash({ reason: "Length" })
 
-const local = (input: Input, invalid: InvalidInput): Prepared => ({ input, field: LOCAL, value: "", cost: 0, invalid })
+const local = (invalid: InvalidInput): Prepared => ({ field: LOCAL, value: "", invalid })
+
+/** Whether a hash the caller gives can be sent: a string of at most {@link MAX_HASH_INPUT_LENGTH} characters. */
+const verbatimProblem = (value: unknown): InvalidInput | undefined =>
+  typeof value !== "string" ? hashNotAString : value.length > MAX_HASH_INPUT_LENGTH ? hashTooLong : undefined
+
+/**
+ * The bytes `input` adds to the request JSON, known before it is hashed: a
+ * computed hash has a fixed size, a hash the caller gives is sent quoted and
+ * escaped, and an input that cannot be sent adds nothing. An email or phone
+ * that proves invalid is still counted, so a batch can only come out smaller.
+ * Inputs are hashed only once their request starts: batches wait in the
+ * pipeline (for a free slot, or being filled) long enough for their hashes to
+ * outlive young-generation collections and pile up as old garbage.
+ */
+const costOf = (input: Input): number => {
+  if (!isRecord(input)) return 0
+  switch (input._tag) {
+    case "Email":
+    case "Phone":
+      return HASH_COST
+    case "EmailHash":
+    case "PhoneHash":
+      return verbatimProblem(input.value) === undefined
+        ? Buffer.byteLength(JSON.stringify(input.value)) + 1 // quotes, escapes and a comma
+        : 0
+    default:
+      return 0
+  }
+}
 
 /** Longest text hashed through the reusable buffer; longer (rare) values get their own. */
 const SCRATCH_CHARS = 1_024
@@ -543,33 +569,31 @@ const preparer = (crypto: Crypto.CryptoShape) => {
       : utf8.encode(normalized)
     return Base64.encode(crypto.sha256(bytes))
   }
-  const verbatim = (input: Input, field: typeof EMAIL_HASH | typeof PHONE_HASH, value: unknown): Prepared => {
-    if (typeof value !== "string") return local(input, hashNotAString)
-    if (value.length > MAX_HASH_INPUT_LENGTH) return local(input, hashTooLong)
-    // quotes, escapes and a comma, in UTF-8 bytes
-    return { input, field, value, cost: Buffer.byteLength(JSON.stringify(value)) + 1, invalid: undefined }
+  const verbatim = (field: typeof EMAIL_HASH | typeof PHONE_HASH, value: unknown): Prepared => {
+    const problem = verbatimProblem(value)
+    return problem === undefined ? { field, value: value as string, invalid: undefined } : local(problem)
   }
   return (input: Input): Prepared => {
-    if (!isRecord(input)) return local(input, unsupported)
+    if (!isRecord(input)) return local(unsupported)
     switch (input._tag) {
       case "Email": {
         const normalized = Dii.normalizeEmail(input.value)
         return Either.isLeft(normalized)
-          ? local(input, normalized.left)
-          : { input, field: EMAIL_HASH, value: hash(normalized.right), cost: HASH_COST, invalid: undefined }
+          ? local(normalized.left)
+          : { field: EMAIL_HASH, value: hash(normalized.right), invalid: undefined }
       }
       case "Phone": {
         const valid = Dii.validatePhone(input.value)
         return Either.isLeft(valid)
-          ? local(input, valid.left)
-          : { input, field: PHONE_HASH, value: hash(valid.right), cost: HASH_COST, invalid: undefined }
+          ? local(valid.left)
+          : { field: PHONE_HASH, value: hash(valid.right), invalid: undefined }
       }
       case "EmailHash":
-        return verbatim(input, EMAIL_HASH, input.value)
+        return verbatim(EMAIL_HASH, input.value)
       case "PhoneHash":
-        return verbatim(input, PHONE_HASH, input.value)
+        return verbatim(PHONE_HASH, input.value)
       default:
-        return local(input, unsupported)
+        return local(unsupported)
     }
   }
 }
@@ -593,22 +617,21 @@ interface Layout {
 }
 
 /**
- * The layout and the request JSON of a batch. Inputs that hash alike share
- * one slot; both arrays are always present. Empties `items` (a batch array of
- * this pipeline's own): the pipeline keeps a reference to each batch until
- * its results are out, and the prepared items and their hashes would
- * otherwise stay alive as long.
+ * Prepares a batch's inputs and lays out its request: the layout and the
+ * request JSON. Inputs that hash alike share one slot; both arrays are always
+ * present. The hashes live only until the JSON is encoded.
  */
-const takeRequest = (items: Array<Prepared>): { readonly layout: Layout; readonly payload: Uint8Array } => {
+const takeRequest = (
+  inputs: ReadonlyArray<Input>,
+  prepare: (input: Input) => Prepared
+): { readonly layout: Layout; readonly payload: Uint8Array } => {
   const sent: [Array<string>, Array<string>] = [[], []]
   const index = [new Map<string, number>(), new Map<string, number>()] as const
-  const inputs = new Array<Input>(items.length)
-  const fields = new Uint8Array(items.length)
-  const slots = new Int32Array(items.length)
+  const fields = new Uint8Array(inputs.length)
+  const slots = new Int32Array(inputs.length)
   const invalid = new Map<number, InvalidInput>()
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i]!
-    inputs[i] = item.input
+  for (let i = 0; i < inputs.length; i++) {
+    const item = prepare(inputs[i]!)
     if (item.field === LOCAL) {
       slots[i] = -1
       invalid.set(i, item.invalid ?? unsupported)
@@ -624,7 +647,6 @@ const takeRequest = (items: Array<Prepared>): { readonly layout: Layout; readonl
     fields[i] = item.field
     slots[i] = slot
   }
-  items.length = 0
   const json = `{"email_hash":${JSON.stringify(sent[0])},"phone_hash":${JSON.stringify(sent[1])}}`
   const layout: Layout = {
     inputs,
@@ -891,11 +913,11 @@ export const make = (
     const prepare = preparer(crypto)
 
     const runBatch = (
-      items: Array<Prepared>,
+      inputs: ReadonlyArray<Input>,
       progress: Ref.Ref<Progress> | undefined
     ): Effect.Effect<Answer> =>
       Effect.suspend(() => {
-        const { layout, payload } = takeRequest(items)
+        const { layout, payload } = takeRequest(inputs, prepare)
         if (layout.wire === 0) return Effect.succeed({ layout, outcome: undefined })
         let attempts = 0
         const onAttempt = Effect.suspend(() =>
@@ -927,9 +949,8 @@ export const make = (
     const mapStream = <E, R>(inputs: Stream.Stream<Input, E, R>, callOptions?: MapOptions) => {
       const settings = settingsOf(callOptions, defaults)
       const progress = callOptions?.progress
-      const prepared = Stream.mapChunks(inputs, Chunk.map(prepare))
       const cut = Stream.tap(
-        batches(prepared, { maxItems: settings.maxItems, maxBytes: settings.maxBytes }, (p) => p.cost),
+        batches(inputs, { maxItems: settings.maxItems, maxBytes: settings.maxBytes }, costOf),
         (batch) => updateProgress(progress, (p) => ({ ...p, read: p.read + batch.length }))
       )
       return runBatches(
