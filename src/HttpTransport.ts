@@ -62,6 +62,7 @@ import { Crypto } from "./Crypto.js"
 import * as Envelope from "./Envelope.js"
 import type { InvalidClientSecret } from "./Envelope.js"
 import { decodeUtf8, readAtMost } from "./internal/boundedBody.js"
+import { requestSealer } from "./internal/requestSealer.js"
 import { retrySchedule } from "./internal/retry.js"
 import {
   type EnvelopeError,
@@ -387,8 +388,9 @@ export const make = (
 
     const post = (path: string, payload: Uint8Array | undefined, postOptions?: PostOptions) => {
       const binary = postOptions?.binary === true
+      const sealer = requestSealer(crypto, key, payload)
       return withRetry(Effect.flatMap(Clock.currentTimeMillis, (nowMs) => {
-        const envelope = Envelope.encodeRequestRandom(crypto, key, { nowMs, payload })
+        const envelope = sealer.seal(nowMs)
         const request = HttpClientRequest.post(path).pipe(
           binary
             ? HttpClientRequest.bodyUint8Array(envelope.bytes, OCTET_STREAM)

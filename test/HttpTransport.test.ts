@@ -260,12 +260,24 @@ describe("HttpTransport over loopback HTTP", () => {
       })
     ))
 
-  it.live("retries 503 with backoff, then succeeds", () =>
+  it.live("retries 503 with backoff, then succeeds; each attempt is sealed afresh around the same payload", () =>
     withTransport((t) =>
       Effect.gen(function*() {
-        const json = yield* t.post("/v2/flaky503", utf8("{}"))
-        expect(JSON.parse(json).status).toBe("success")
-        expect(calls("/v2/flaky503")).toBe(3)
+        const payload = "{\"email_hash\":[\"a\",\"b\"],\"n\":1}"
+        const json = yield* t.post("/v2/flaky503", utf8(payload))
+        expect(JSON.parse(json)).toEqual({ body: { echo: JSON.parse(payload) }, status: "success" })
+        const attempts = seen.filter((s) => s.path === "/v2/flaky503")
+        expect(attempts).toHaveLength(3)
+        const opened = attempts.map((a) =>
+          Either.getOrThrow(
+            OperatorEnvelope.decodeRequest(crypto, serverSecret, new TextDecoder().decode(a.body), {
+              nowMs: Date.now()
+            })
+          )
+        )
+        expect(opened.map((o) => o.json)).toEqual([payload, payload, payload])
+        expect(new Set(opened.map((o) => Buffer.from(o.nonce).toString("hex"))).size).toBe(3)
+        expect(new Set(attempts.map((a) => Buffer.from(a.body).toString("hex"))).size).toBe(3)
       })
     ))
 
