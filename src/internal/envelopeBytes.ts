@@ -49,6 +49,13 @@ export const withKey = <A>(crypto: CryptoShape, key: SecretKey, f: (handle: KeyH
   }
 }
 
+/**
+ * The plaintext (timestamp ‖ nonce ‖ payload) of a request envelope (version
+ * byte, then IV ‖ ciphertext ‖ tag), or `undefined` when it does not open with `key`.
+ */
+export const openRequest = (crypto: CryptoShape, key: SecretKey, envelope: Uint8Array): Uint8Array | undefined =>
+  withKey(crypto, key, (handle) => crypto.gcmDecrypt(handle, envelope, 1, envelope.length))
+
 /** The 32 bytes of a `refresh_response_key` (standard Base64), or `undefined` when it is not one. */
 export const refreshResponseKeyBytes = (text: unknown): Uint8Array | undefined => {
   if (typeof text !== "string") return undefined

@@ -24,6 +24,7 @@ import {
   isJson,
   jsonText,
   latin1,
+  openRequest,
   plaintext,
   PREFIX,
   SECRET_LENGTH,
@@ -121,8 +122,7 @@ export const decodeRequest = (
     )
   }
   // 5. GCM
-  const envelope = bytes
-  const plain = withKey(crypto, key, (handle) => crypto.gcmDecrypt(handle, envelope, 1, envelope.length))
+  const plain = openRequest(crypto, key, bytes)
   if (plain === undefined) {
     return Either.left(new EnvelopeError({ reason: "Decrypt", detail: "Check encryption key (ClientSecret)." }))
   }

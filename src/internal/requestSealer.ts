@@ -7,17 +7,16 @@
  */
 import type { CryptoShape } from "../Crypto.js"
 import { type EncodedRequest, encodeRequestRandom, type SecretKey } from "../Envelope.js"
-import { PREFIX, withKey } from "./envelopeBytes.js"
+import { openRequest, PREFIX } from "./envelopeBytes.js"
 
 /** Seals the payload for one attempt. */
 export interface RequestSealer {
   readonly seal: (nowMs: number) => EncodedRequest
 }
 
-/** The payload inside one of our own request envelopes (version byte, then IV ‖ ciphertext ‖ tag). */
+/** The payload inside one of our own request envelopes. */
 const opened = (crypto: CryptoShape, key: SecretKey, envelope: EncodedRequest): Uint8Array => {
-  const bytes = envelope.bytes
-  const plain = withKey(crypto, key, (handle) => crypto.gcmDecrypt(handle, bytes, 1, bytes.length))
+  const plain = openRequest(crypto, key, envelope.bytes)
   // Our own envelope under our own key: failing to open it is a bug, not an input problem.
   if (plain === undefined) throw new Error("a request envelope of this client did not open with its key")
   return plain.subarray(PREFIX)
